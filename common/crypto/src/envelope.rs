@@ -1,0 +1,102 @@
+//! Signed envelopes: building them as a client, opening and checking them as a server.
+
+use std::time::SystemTime;
+
+use weft_wire::Message;
+use weft_wire::common::{ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader};
+
+use crate::bundle::ChannelBundle;
+use crate::hash::tx_id;
+use crate::policy::{PolicyError, SignedData};
+use crate::signer::Signer;
+
+/// Why an envelope could not be opened. Nothing was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("malformed envelope: {0}")]
+    Malformed(String),
+    #[error("envelope has no header")]
+    NoHeader,
+}
+
+/// An envelope decoded down to its headers; the signature has not been checked yet.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub channel_header: ChannelHeader,
+    pub signature_header: SignatureHeader,
+    pub data: Vec<u8>,
+    payload_bytes: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Opened {
+    pub fn header_type(&self) -> i32 {
+        self.channel_header.r#type
+    }
+
+    pub fn channel_id(&self) -> &str {
+        &self.channel_header.channel_id
+    }
+
+    pub fn creator(&self) -> &[u8] {
+        &self.signature_header.creator
+    }
+
+    /// The creator's signature over the payload, for policy evaluation.
+    pub fn signed_data(&self) -> SignedData<'_> {
+        SignedData { identity: &self.signature_header.creator, data: &self.payload_bytes, signature: &self.signature }
+    }
+
+    /// Checks the creator's signature and that the creator satisfies the policy at `path`.
+    pub fn authorize(&self, bundle: &ChannelBundle, path: &str, now: i64) -> Result<(), PolicyError> {
+        bundle.evaluate(path, &[self.signed_data()], now)
+    }
+}
+
+/// Decodes an envelope's payload and headers.
+pub fn open(env: &Envelope) -> Result<Opened, EnvelopeError> {
+    let malformed = |e: weft_wire::DecodeError| EnvelopeError::Malformed(e.to_string());
+    let payload: Payload = weft_wire::decode("payload", &env.payload).map_err(malformed)?;
+    let header = payload.header.ok_or(EnvelopeError::NoHeader)?;
+    let channel_header = weft_wire::decode("channel header", &header.channel_header).map_err(malformed)?;
+    let signature_header = weft_wire::decode("signature header", &header.signature_header).map_err(malformed)?;
+    Ok(Opened {
+        channel_header,
+        signature_header,
+        data: payload.data,
+        payload_bytes: env.payload.clone(),
+        signature: env.signature.clone(),
+    })
+}
+
+/// Builds and signs an envelope of `kind` for `channel_id` carrying `data`. Returns it with its tx id.
+pub fn create(
+    signer: &Signer,
+    kind: HeaderType,
+    channel_id: &str,
+    data: Vec<u8>,
+    now: SystemTime,
+) -> (Envelope, String) {
+    let nonce = signer.nonce();
+    let txid = tx_id(&nonce, signer.serialized());
+    let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let channel_header = ChannelHeader {
+        r#type: kind as i32,
+        channel_id: channel_id.to_string(),
+        tx_id: txid.clone(),
+        timestamp_seconds: since.as_secs() as i64,
+        timestamp_nanos: since.subsec_nanos() as i32,
+        ..Default::default()
+    };
+    let signature_header = SignatureHeader { creator: signer.serialized().to_vec(), nonce };
+    let payload = Payload {
+        header: Some(Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: signature_header.encode_to_vec(),
+        }),
+        data,
+    };
+    let payload = payload.encode_to_vec();
+    let signature = signer.sign(&payload);
+    (Envelope { payload, signature }, txid)
+}

@@ -1,0 +1,17 @@
+//! Compiles the `.proto` schema with protox (pure Rust), so no system `protoc` is needed.
+fn main() {
+    let files = [
+        "proto/common.proto",
+        "proto/config.proto",
+        "proto/orderer.proto",
+        "proto/service.proto",
+    ];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["proto"]).expect("the .proto schema compiles");
+    prost_build::Config::new()
+        .btree_map(["."])
+        .compile_fds(fds)
+        .expect("prost generates code for the schema");
+}

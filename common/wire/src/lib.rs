@@ -1,0 +1,73 @@
+//! weft's wire schema: protobuf messages generated from `proto/*.proto`.
+//!
+//! These types are what crosses a process boundary (QUIC frames, files such as `channel.tx` and
+//! `mychannel.block`). Code that acts on them converts to checked domain values at the edge.
+
+#![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
+
+/// Envelopes, headers, blocks and channel configuration (Fabric's `common` package).
+pub mod common {
+    include!(concat!(env!("OUT_DIR"), "/weft.common.rs"));
+}
+
+/// Broadcast and Deliver messages (Fabric's `orderer` package).
+pub mod orderer {
+    include!(concat!(env!("OUT_DIR"), "/weft.orderer.rs"));
+}
+
+/// Per-stream request framing and the peer's administrative operations.
+pub mod service {
+    include!(concat!(env!("OUT_DIR"), "/weft.service.rs"));
+}
+
+pub use prost::Message;
+
+/// Decodes a message, naming what was being decoded when the bytes are malformed.
+pub fn decode<M: prost::Message + Default>(what: &'static str, bytes: &[u8]) -> Result<M, DecodeError> {
+    M::decode(bytes).map_err(|source| DecodeError { what, source })
+}
+
+/// Malformed protobuf bytes.
+#[derive(Debug)]
+pub struct DecodeError {
+    /// What the bytes were expected to hold.
+    pub what: &'static str,
+    /// The protobuf decoder's reason.
+    pub source: prost::DecodeError,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed {}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::{Block, BlockData, BlockHeader, Envelope};
+
+    #[test]
+    fn block_round_trips() {
+        let block = Block {
+            header: Some(BlockHeader { number: 7, previous_hash: vec![1; 32], data_hash: vec![2; 32] }),
+            data: Some(BlockData { data: vec![b"tx".to_vec()] }),
+            metadata: None,
+        };
+        let bytes = block.encode_to_vec();
+        let back: Block = decode("block", &bytes).unwrap();
+        assert_eq!(back, block);
+    }
+
+    #[test]
+    fn malformed_bytes_name_what_was_decoded() {
+        let err = decode::<Envelope>("envelope", &[0x0a, 0xff, 0xff]).unwrap_err();
+        assert!(err.to_string().starts_with("malformed envelope"), "{err}");
+    }
+}
