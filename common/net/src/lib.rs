@@ -1,0 +1,21 @@
+//! QUIC transport with mutual TLS and length-delimited protobuf frames.
+//!
+//! Layout:
+//! - [`trust`]: the set of TLS root CAs a process accepts, updatable while it runs (orgs join channels).
+//! - [`tls`]: a node's TLS certificate and key, turned into rustls client and server configurations.
+//! - [`endpoint`]: one QUIC endpoint per process that both accepts and dials; every connection is mutually
+//!   authenticated against the trust store, and failures are logged with their reason.
+//! - [`frame`]: a bidirectional stream carrying protobuf messages, each prefixed by its length, with a maximum.
+
+pub mod endpoint;
+pub mod frame;
+pub mod tls;
+pub mod trust;
+
+pub use endpoint::{Connection, Endpoint, TransportConfig};
+pub use frame::{FrameError, Framed};
+pub use tls::{NodeTls, TlsError};
+pub use trust::TrustStore;
+
+/// The ALPN protocol id weft speaks.
+pub const ALPN: &[u8] = b"weft/1";
