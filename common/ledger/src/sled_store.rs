@@ -1,0 +1,122 @@
+//! [`BlockStore`] on sled: trees `blocks` (number → block), `txids` (id → location) and `meta`.
+
+use std::path::Path;
+use std::sync::RwLock;
+
+use prost::Message;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use weft_crypto::block::header_hash;
+use weft_wire::common::Block;
+
+use crate::store::{BlockStore, ChainInfo, Commit, LedgerError, TxLocation};
+
+const HEIGHT: &[u8] = b"height";
+const CURRENT: &[u8] = b"current_hash";
+const PREVIOUS: &[u8] = b"previous_hash";
+const CONFIG: &[u8] = b"config";
+
+/// A chain stored in one sled database.
+pub struct SledStore {
+    db: sled::Db,
+    blocks: sled::Tree,
+    txids: sled::Tree,
+    meta: sled::Tree,
+    // The chain info is read on every deliver and every admin request; cached, and updated only after a
+    // successful append.
+    info: RwLock<ChainInfo>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").field("info", &self.info()).finish()
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Storage(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        let db = sled::Config::new().path(dir).open().map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
+        let blocks = db.open_tree("blocks").map_err(storage)?;
+        let txids = db.open_tree("txids").map_err(storage)?;
+        let meta = db.open_tree("meta").map_err(storage)?;
+        let height = match meta.get(HEIGHT).map_err(storage)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LedgerError::Corrupt("height".into()))?),
+            None => 0,
+        };
+        let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
+            Ok(meta.get(k).map_err(storage)?.map(|v| v.to_vec()).unwrap_or_default())
+        };
+        let info = ChainInfo { height, current_hash: get(CURRENT)?, previous_hash: get(PREVIOUS)? };
+        Ok(Self { db, blocks, txids, meta, info: RwLock::new(info) })
+    }
+}
+
+impl BlockStore for SledStore {
+    fn info(&self) -> ChainInfo {
+        self.info.read().expect("ledger info lock").clone()
+    }
+
+    fn append(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
+        let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
+        let mut info = self.info.write().expect("ledger info lock");
+        if header.number != info.height {
+            return Err(LedgerError::OutOfOrder { height: info.height, got: header.number });
+        }
+        let next = ChainInfo {
+            height: info.height + 1,
+            current_hash: header_hash(header).to_vec(),
+            previous_hash: header.previous_hash.clone(),
+        };
+        let key = header.number.to_be_bytes();
+        let bytes = block.encode_to_vec();
+        (&self.blocks, &self.txids, &self.meta)
+            .transaction(|(blocks, txids, meta)| {
+                blocks.insert(&key, bytes.as_slice())?;
+                for (id, index) in &commit.tx_ids {
+                    // The first commit of a tx id wins; a later duplicate keeps pointing at the original.
+                    if txids.get(id.as_bytes())?.is_none() {
+                        txids.insert(id.as_bytes(), [key.as_slice(), &index.to_be_bytes()].concat())?;
+                    }
+                }
+                meta.insert(HEIGHT, &next.height.to_be_bytes())?;
+                meta.insert(CURRENT, next.current_hash.as_slice())?;
+                meta.insert(PREVIOUS, next.previous_hash.as_slice())?;
+                if let Some(config) = &commit.config {
+                    meta.insert(CONFIG, config.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| storage(format!("{e:?}")))?;
+        self.db.flush().map_err(storage)?;
+        *info = next.clone();
+        Ok(next)
+    }
+
+    fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
+        let Some(bytes) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
+            return Ok(None);
+        };
+        Block::decode(bytes.as_ref()).map(Some).map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
+    }
+
+    fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {
+        let Some(v) = self.txids.get(tx_id.as_bytes()).map_err(storage)? else {
+            return Ok(None);
+        };
+        if v.len() != 12 {
+            return Err(LedgerError::Corrupt(format!("tx index entry of {tx_id}")));
+        }
+        let block = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+        let index = u32::from_be_bytes(v[8..].try_into().expect("4 bytes"));
+        Ok(Some(TxLocation { block, index }))
+    }
+
+    fn config(&self) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.meta.get(CONFIG).map_err(storage)?.map(|v| v.to_vec()))
+    }
+}

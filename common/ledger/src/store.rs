@@ -1,0 +1,58 @@
+//! What a node needs from its block store, independent of the database behind it.
+
+use weft_wire::common::Block;
+
+/// Why a ledger operation failed. An append that fails leaves the store as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("block {got} cannot follow height {height}")]
+    OutOfOrder { height: u64, got: u64 },
+    #[error("block has no header")]
+    NoHeader,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+/// Height and hashes of a chain, as `peer channel getinfo` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainInfo {
+    pub height: u64,
+    pub current_hash: Vec<u8>,
+    pub previous_hash: Vec<u8>,
+}
+
+/// Where a transaction is: block number and index in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    pub block: u64,
+    pub index: u32,
+}
+
+/// Everything that commits with one block.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Transaction ids of the block, with their index, for the tx index.
+    pub tx_ids: Vec<(String, u32)>,
+    /// The channel config in force after this block, when the block changes it.
+    pub config: Option<Vec<u8>>,
+}
+
+/// An append-only chain of verified blocks.
+pub trait BlockStore: Send + Sync {
+    /// Height and hashes.
+    fn info(&self) -> ChainInfo;
+
+    /// Appends `block`, which must be number `height`, with everything in `commit`, atomically and durably.
+    fn append(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError>;
+
+    /// The block with this number.
+    fn block(&self, number: u64) -> Result<Option<Block>, LedgerError>;
+
+    /// Where a transaction id was committed.
+    fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError>;
+
+    /// The channel config stored with the last config block.
+    fn config(&self) -> Result<Option<Vec<u8>>, LedgerError>;
+}
