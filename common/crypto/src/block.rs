@@ -2,8 +2,8 @@
 
 use weft_wire::Message;
 use weft_wire::common::{
-    Block, BlockData, BlockHeader, BlockMetadata, BlockMetadataIndex, LastConfig, Metadata, MetadataSignature,
-    SignatureHeader,
+    Block, BlockData, BlockHeader, BlockMetadata, BlockMetadataIndex, LastConfig, Metadata,
+    MetadataSignature, SignatureHeader,
 };
 
 use crate::bundle::ChannelBundle;
@@ -53,29 +53,62 @@ pub fn data_hash(d: &BlockData) -> [u8; 32] {
 /// A new unsigned block holding `data`, chained after `previous_hash`.
 pub fn new_block(number: u64, previous_hash: Vec<u8>, data: Vec<Vec<u8>>) -> Block {
     let data = BlockData { data };
-    let header = BlockHeader { number, previous_hash, data_hash: data_hash(&data).to_vec() };
-    Block { header: Some(header), data: Some(data), metadata: Some(BlockMetadata { metadata: vec![vec![]; 3] }) }
+    let header = BlockHeader {
+        number,
+        previous_hash,
+        data_hash: data_hash(&data).to_vec(),
+    };
+    Block {
+        header: Some(header),
+        data: Some(data),
+        metadata: Some(BlockMetadata {
+            metadata: vec![vec![]; 3],
+        }),
+    }
 }
 
 /// Signs a block as the orderer: metadata[SIGNATURES] carries the last config index and the signature over
 /// value ‖ signature header ‖ header bytes; metadata[LAST_CONFIG] repeats the index.
 pub fn sign_block(block: &mut Block, signer: &Signer, last_config: u64) {
-    let header = block.header.as_ref().expect("blocks built by new_block have a header");
+    let header = block
+        .header
+        .as_ref()
+        .expect("blocks built by new_block have a header");
     let value = LastConfig { index: last_config }.encode_to_vec();
-    let sig_header = SignatureHeader { creator: signer.serialized().to_vec(), nonce: signer.nonce() }.encode_to_vec();
+    let sig_header = SignatureHeader {
+        creator: signer.serialized().to_vec(),
+        nonce: signer.nonce(),
+    }
+    .encode_to_vec();
     let signature = signer.sign(&[value.as_slice(), &sig_header, &header_bytes(header)].concat());
-    let md = Metadata { value: value.clone(), signatures: vec![MetadataSignature { signature_header: sig_header, signature }] };
+    let md = Metadata {
+        value: value.clone(),
+        signatures: vec![MetadataSignature {
+            signature_header: sig_header,
+            signature,
+        }],
+    };
     let metadata = &mut block.metadata.get_or_insert_with(Default::default).metadata;
     metadata.resize(3, Vec::new());
     metadata[BlockMetadataIndex::Signatures as usize] = md.encode_to_vec();
-    metadata[BlockMetadataIndex::LastConfig as usize] = Metadata { value, signatures: vec![] }.encode_to_vec();
+    metadata[BlockMetadataIndex::LastConfig as usize] = Metadata {
+        value,
+        signatures: vec![],
+    }
+    .encode_to_vec();
 }
 
 /// The last config index a signed block names.
 pub fn last_config_index(block: &Block) -> Option<u64> {
-    let md = block.metadata.as_ref()?.metadata.get(BlockMetadataIndex::Signatures as usize)?;
+    let md = block
+        .metadata
+        .as_ref()?
+        .metadata
+        .get(BlockMetadataIndex::Signatures as usize)?;
     let md: Metadata = weft_wire::decode("block signature metadata", md).ok()?;
-    weft_wire::decode::<LastConfig>("last config", &md.value).ok().map(|l| l.index)
+    weft_wire::decode::<LastConfig>("last config", &md.value)
+        .ok()
+        .map(|l| l.index)
 }
 
 /// Checks a block's own integrity: header present and data hash correct. Returns its number.
@@ -98,22 +131,36 @@ pub fn check_signature(block: &Block, bundle: &ChannelBundle, now: i64) -> Resul
         .as_ref()
         .and_then(|m| m.metadata.get(BlockMetadataIndex::Signatures as usize))
         .ok_or(BlockError::NoSignature { number })?;
-    let md: Metadata = weft_wire::decode("signature metadata", raw).map_err(|_| BlockError::NoSignature { number })?;
+    let md: Metadata = weft_wire::decode("signature metadata", raw)
+        .map_err(|_| BlockError::NoSignature { number })?;
     if md.signatures.is_empty() {
         return Err(BlockError::NoSignature { number });
     }
     let hb = header_bytes(h);
     let mut parts = Vec::with_capacity(md.signatures.len());
     for s in &md.signatures {
-        let sh: SignatureHeader =
-            weft_wire::decode("signature header", &s.signature_header).map_err(|_| BlockError::NoSignature { number })?;
-        parts.push((sh.creator, [md.value.as_slice(), &s.signature_header, &hb].concat(), &s.signature));
+        let sh: SignatureHeader = weft_wire::decode("signature header", &s.signature_header)
+            .map_err(|_| BlockError::NoSignature { number })?;
+        parts.push((
+            sh.creator,
+            [md.value.as_slice(), &s.signature_header, &hb].concat(),
+            &s.signature,
+        ));
     }
-    let signed: Vec<SignedData<'_>> =
-        parts.iter().map(|(c, d, s)| SignedData { identity: c, data: d, signature: s }).collect();
+    let signed: Vec<SignedData<'_>> = parts
+        .iter()
+        .map(|(c, d, s)| SignedData {
+            identity: c,
+            data: d,
+            signature: s,
+        })
+        .collect();
     bundle
         .evaluate(BLOCK_VALIDATION, &signed, now)
-        .map_err(|e| BlockError::BadSignature { number, reason: e.to_string() })
+        .map_err(|e| BlockError::BadSignature {
+            number,
+            reason: e.to_string(),
+        })
 }
 
 /// Full verification of the next block of a chain: number, previous hash, data hash and orderer signature.
@@ -126,11 +173,35 @@ pub fn verify_next(
 ) -> Result<(), BlockError> {
     let number = check_data_hash(block)?;
     if number != expected_number {
-        return Err(BlockError::WrongNumber { expected: expected_number, got: number });
+        return Err(BlockError::WrongNumber {
+            expected: expected_number,
+            got: number,
+        });
     }
     let h = block.header.as_ref().ok_or(BlockError::Incomplete)?;
     if h.previous_hash != previous_hash {
         return Err(BlockError::BrokenChain { number });
     }
     check_signature(block, bundle, now)
+}
+
+/// The channel config a config block carries: `Some` when the block's only transaction is a CONFIG envelope.
+pub fn config_of(block: &Block) -> Result<Option<weft_wire::common::ChannelConfig>, String> {
+    let Some(data) = &block.data else {
+        return Ok(None);
+    };
+    let [only] = data.data.as_slice() else {
+        return Ok(None);
+    };
+    let env: weft_wire::common::Envelope =
+        weft_wire::decode("envelope", only).map_err(|e| e.to_string())?;
+    let opened = crate::envelope::open(&env).map_err(|e| e.to_string())?;
+    if opened.header_type() != weft_wire::common::HeaderType::Config as i32 {
+        return Ok(None);
+    }
+    let ce: weft_wire::common::ConfigEnvelope =
+        weft_wire::decode("config envelope", &opened.data).map_err(|e| e.to_string())?;
+    ce.config
+        .map(Some)
+        .ok_or_else(|| "config envelope without a config".to_string())
 }

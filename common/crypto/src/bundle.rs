@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use weft_wire::common::{ApplicationConfig, ChannelConfig, Consortium, OrdererConfig, OrgConfig, Policy, policy};
+use weft_wire::common::{
+    ApplicationConfig, ChannelConfig, Consortium, OrdererConfig, OrgConfig, Policy, policy,
+};
 
 use crate::identity::Identity;
 use crate::msp::{Msp, MspError, Role};
@@ -53,7 +55,9 @@ impl<'a> Group<'a> {
             Group::Channel(c) => c.policies.get(name),
             Group::Application(a) => a.policies.get(name),
             Group::Orderer(o) => o.policies.get(name),
-            Group::Consortium(c) => (name == "ChannelCreationPolicy").then_some(c.channel_creation_policy.as_ref())?,
+            Group::Consortium(c) => {
+                (name == "ChannelCreationPolicy").then_some(c.channel_creation_policy.as_ref())?
+            }
             Group::Org(o) => o.policies.get(name),
         }
     }
@@ -75,7 +79,9 @@ impl<'a> Group<'a> {
 }
 
 fn find_org<'a>(orgs: &'a [OrgConfig], name: &str) -> Option<Group<'a>> {
-    orgs.iter().find(|o| o.name == name || o.msp_id == name).map(Group::Org)
+    orgs.iter()
+        .find(|o| o.name == name || o.msp_id == name)
+        .map(Group::Org)
 }
 
 impl ChannelBundle {
@@ -102,20 +108,34 @@ impl ChannelBundle {
 
     /// The TLS root and intermediate certificates (DER) of every organisation in the channel.
     pub fn tls_roots(&self) -> Vec<Vec<u8>> {
-        all_orgs(&self.config).flat_map(|o| o.tls_root_certs.iter().chain(&o.tls_intermediate_certs).cloned()).collect()
+        all_orgs(&self.config)
+            .flat_map(|o| {
+                o.tls_root_certs
+                    .iter()
+                    .chain(&o.tls_intermediate_certs)
+                    .cloned()
+            })
+            .collect()
     }
 
     /// Validates an identity against its MSP in this channel, returning it parsed.
     pub fn validate(&self, serialized: &[u8], now: i64) -> Result<Identity, crate::IdentityError> {
         let ident = Identity::from_serialized(serialized)?;
-        let msp = self.msps.get(&ident.mspid).ok_or_else(|| crate::IdentityError::UnknownMsp(ident.mspid.clone()))?;
+        let msp = self
+            .msps
+            .get(&ident.mspid)
+            .ok_or_else(|| crate::IdentityError::UnknownMsp(ident.mspid.clone()))?;
         msp.validate(&ident, now)?;
         Ok(ident)
     }
 
     /// Checks each signature (identity valid at `now`, signature correct); duplicates of an identity count once.
     /// Returns the signers that passed and, for the others, why not.
-    pub fn verify_signers(&self, signed: &[SignedData<'_>], now: i64) -> (Vec<VerifiedSigner>, Vec<String>) {
+    pub fn verify_signers(
+        &self,
+        signed: &[SignedData<'_>],
+        now: i64,
+    ) -> (Vec<VerifiedSigner>, Vec<String>) {
         let mut ok: Vec<VerifiedSigner> = Vec::new();
         let mut rejected = Vec::new();
         for sd in signed {
@@ -127,11 +147,20 @@ impl ChannelBundle {
                 Ok(ident) if ok.iter().any(|s| s.identity.cert_der == ident.cert_der) => {}
                 Ok(ident) => {
                     let msp = &self.msps[&ident.mspid];
-                    let roles = [Role::Member, Role::Admin, Role::Client, Role::Peer, Role::Orderer]
-                        .into_iter()
-                        .filter(|r| msp.has_role(&ident, *r))
-                        .collect();
-                    ok.push(VerifiedSigner { identity: ident, roles });
+                    let roles = [
+                        Role::Member,
+                        Role::Admin,
+                        Role::Client,
+                        Role::Peer,
+                        Role::Orderer,
+                    ]
+                    .into_iter()
+                    .filter(|r| msp.has_role(&ident, *r))
+                    .collect();
+                    ok.push(VerifiedSigner {
+                        identity: ident,
+                        roles,
+                    });
                 }
                 Err(e) => rejected.push(e.to_string()),
             }
@@ -140,20 +169,30 @@ impl ChannelBundle {
     }
 
     /// Evaluates the policy at `path` over the signatures.
-    pub fn evaluate(&self, path: &str, signed: &[SignedData<'_>], now: i64) -> Result<(), PolicyError> {
+    pub fn evaluate(
+        &self,
+        path: &str,
+        signed: &[SignedData<'_>],
+        now: i64,
+    ) -> Result<(), PolicyError> {
         let (group, name) = self.resolve(path)?;
         let (signers, rejected) = self.verify_signers(signed, now);
         if eval_in(group, name, &signers)? {
             return Ok(());
         }
         let reason = if rejected.is_empty() {
-            let who: Vec<String> =
-                signers.iter().map(|s| format!("{} ({:?})", s.identity.common_name, s.roles)).collect();
+            let who: Vec<String> = signers
+                .iter()
+                .map(|s| format!("{} ({:?})", s.identity.common_name, s.roles))
+                .collect();
             format!("signers {who:?} do not meet it")
         } else {
             format!("rejected signatures: {}", rejected.join("; "))
         };
-        Err(PolicyError::NotSatisfied { path: path.to_string(), reason })
+        Err(PolicyError::NotSatisfied {
+            path: path.to_string(),
+            reason,
+        })
     }
 
     fn resolve<'a, 'p>(&'a self, path: &'p str) -> Result<(Group<'a>, &'p str), PolicyError> {
@@ -168,7 +207,12 @@ impl ChannelBundle {
         while let Some(seg) = iter.next() {
             group = if seg == "Consortiums" {
                 let cname = iter.next().ok_or_else(not_found)?;
-                let c = self.config.consortiums.iter().find(|c| c.name == cname).ok_or_else(not_found)?;
+                let c = self
+                    .config
+                    .consortiums
+                    .iter()
+                    .find(|c| c.name == cname)
+                    .ok_or_else(not_found)?;
                 Group::Consortium(c)
             } else {
                 group.child(seg).ok_or_else(not_found)?
@@ -196,9 +240,10 @@ fn eval_in(group: Group<'_>, name: &str, signers: &[VerifiedSigner]) -> Result<b
             }
             Ok(meta.met(satisfied, children.len()))
         }
-        policy::Type::Unknown => {
-            Err(PolicyError::Parse { rule: policy.rule.clone(), reason: "policy has no type".to_string() })
-        }
+        policy::Type::Unknown => Err(PolicyError::Parse {
+            rule: policy.rule.clone(),
+            reason: "policy has no type".to_string(),
+        }),
     }
 }
 
@@ -212,18 +257,28 @@ pub fn all_orgs(config: &ChannelConfig) -> impl Iterator<Item = &OrgConfig> {
 
 /// A signature policy value.
 pub fn signature_policy(rule: &str) -> Policy {
-    Policy { r#type: policy::Type::Signature as i32, rule: rule.to_string() }
+    Policy {
+        r#type: policy::Type::Signature as i32,
+        rule: rule.to_string(),
+    }
 }
 
 /// An implicit-meta policy value.
 pub fn implicit_meta(rule: &str) -> Policy {
-    Policy { r#type: policy::Type::ImplicitMeta as i32, rule: rule.to_string() }
+    Policy {
+        r#type: policy::Type::ImplicitMeta as i32,
+        rule: rule.to_string(),
+    }
 }
 
 /// Fabric's default channel-level policies.
 pub fn default_channel_policies() -> BTreeMap<String, Policy> {
-    [("Readers", "ANY Readers"), ("Writers", "ANY Writers"), ("Admins", "MAJORITY Admins")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), implicit_meta(v)))
-        .collect()
+    [
+        ("Readers", "ANY Readers"),
+        ("Writers", "ANY Writers"),
+        ("Admins", "MAJORITY Admins"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), implicit_meta(v)))
+    .collect()
 }

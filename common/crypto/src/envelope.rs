@@ -7,6 +7,8 @@ use weft_wire::common::{ChannelHeader, Envelope, Header, HeaderType, Payload, Si
 
 use crate::bundle::ChannelBundle;
 use crate::hash::tx_id;
+use crate::identity::{Identity, IdentityError};
+use crate::msp::{Msp, Role};
 use crate::policy::{PolicyError, SignedData};
 use crate::signer::Signer;
 
@@ -44,11 +46,34 @@ impl Opened {
 
     /// The creator's signature over the payload, for policy evaluation.
     pub fn signed_data(&self) -> SignedData<'_> {
-        SignedData { identity: &self.signature_header.creator, data: &self.payload_bytes, signature: &self.signature }
+        SignedData {
+            identity: &self.signature_header.creator,
+            data: &self.payload_bytes,
+            signature: &self.signature,
+        }
+    }
+
+    /// Checks that the creator is an identity of the local `msp` holding `role`, and that it signed the payload.
+    pub fn authorize_local(&self, msp: &Msp, role: Role, now: i64) -> Result<(), IdentityError> {
+        let ident = Identity::from_serialized(self.creator())?;
+        msp.validate(&ident, now)?;
+        ident.verify(&self.payload_bytes, &self.signature)?;
+        if !msp.has_role(&ident, role) {
+            return Err(IdentityError::MissingRole {
+                subject: ident.subject,
+                role: format!("{role:?}").to_lowercase(),
+            });
+        }
+        Ok(())
     }
 
     /// Checks the creator's signature and that the creator satisfies the policy at `path`.
-    pub fn authorize(&self, bundle: &ChannelBundle, path: &str, now: i64) -> Result<(), PolicyError> {
+    pub fn authorize(
+        &self,
+        bundle: &ChannelBundle,
+        path: &str,
+        now: i64,
+    ) -> Result<(), PolicyError> {
         bundle.evaluate(path, &[self.signed_data()], now)
     }
 }
@@ -58,8 +83,10 @@ pub fn open(env: &Envelope) -> Result<Opened, EnvelopeError> {
     let malformed = |e: weft_wire::DecodeError| EnvelopeError::Malformed(e.to_string());
     let payload: Payload = weft_wire::decode("payload", &env.payload).map_err(malformed)?;
     let header = payload.header.ok_or(EnvelopeError::NoHeader)?;
-    let channel_header = weft_wire::decode("channel header", &header.channel_header).map_err(malformed)?;
-    let signature_header = weft_wire::decode("signature header", &header.signature_header).map_err(malformed)?;
+    let channel_header =
+        weft_wire::decode("channel header", &header.channel_header).map_err(malformed)?;
+    let signature_header =
+        weft_wire::decode("signature header", &header.signature_header).map_err(malformed)?;
     Ok(Opened {
         channel_header,
         signature_header,
@@ -79,7 +106,9 @@ pub fn create(
 ) -> (Envelope, String) {
     let nonce = signer.nonce();
     let txid = tx_id(&nonce, signer.serialized());
-    let since = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
     let channel_header = ChannelHeader {
         r#type: kind as i32,
         channel_id: channel_id.to_string(),
@@ -88,7 +117,10 @@ pub fn create(
         timestamp_nanos: since.subsec_nanos() as i32,
         ..Default::default()
     };
-    let signature_header = SignatureHeader { creator: signer.serialized().to_vec(), nonce };
+    let signature_header = SignatureHeader {
+        creator: signer.serialized().to_vec(),
+        nonce,
+    };
     let payload = Payload {
         header: Some(Header {
             channel_header: channel_header.encode_to_vec(),

@@ -17,10 +17,14 @@ pub enum IdentityError {
     UntrustedIssuer { subject: String, mspid: String },
     #[error("certificate of {subject} is outside its validity period")]
     Expired { subject: String },
-    #[error("identity {subject} has no NodeOU role (client, peer, admin or orderer) although {mspid} requires one")]
+    #[error(
+        "identity {subject} has no NodeOU role (client, peer, admin or orderer) although {mspid} requires one"
+    )]
     NoNodeOu { subject: String, mspid: String },
     #[error("signature does not verify against {subject}'s public key")]
     BadSignature { subject: String },
+    #[error("identity {subject} is not {role} of its MSP")]
+    MissingRole { subject: String, role: String },
     #[error("signature is not low-S or not DER")]
     NotLowS,
 }
@@ -44,18 +48,24 @@ pub struct Identity {
 impl Identity {
     /// Parses `SerializedIdentity` bytes (MSP ID and a PEM certificate).
     pub fn from_serialized(bytes: &[u8]) -> Result<Self, IdentityError> {
-        let sid: SerializedIdentity =
-            weft_wire::decode("serialized identity", bytes).map_err(|e| IdentityError::Malformed(e.to_string()))?;
-        let der = crate::pem::first(&sid.id_bytes, "CERTIFICATE").map_err(IdentityError::Malformed)?;
+        let sid: SerializedIdentity = weft_wire::decode("serialized identity", bytes)
+            .map_err(|e| IdentityError::Malformed(e.to_string()))?;
+        let der =
+            crate::pem::first(&sid.id_bytes, "CERTIFICATE").map_err(IdentityError::Malformed)?;
         Self::from_der(&sid.mspid, &der)
     }
 
     /// Parses a DER certificate belonging to `mspid`.
     pub fn from_der(mspid: &str, der: &[u8]) -> Result<Self, IdentityError> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| IdentityError::BadCertificate(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|e| IdentityError::BadCertificate(e.to_string()))?;
         let subject = cert.subject();
-        let common_name =
-            subject.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_string();
+        let common_name = subject
+            .iter_common_name()
+            .next()
+            .and_then(|a| a.as_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let organizational_units = subject
             .iter_organizational_unit()
             .filter_map(|a| a.as_str().ok().map(str::to_string))
@@ -84,17 +94,21 @@ impl Identity {
         }
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.public_key)
             .verify(msg, sig)
-            .map_err(|_| IdentityError::BadSignature { subject: self.subject.clone() })
+            .map_err(|_| IdentityError::BadSignature {
+                subject: self.subject.clone(),
+            })
     }
 
     /// Whether this certificate was signed by `issuer_der`'s key.
     pub fn issued_by(&self, issuer_der: &[u8]) -> bool {
-        let (Ok((_, cert)), Ok((_, issuer))) =
-            (X509Certificate::from_der(&self.cert_der), X509Certificate::from_der(issuer_der))
-        else {
+        let (Ok((_, cert)), Ok((_, issuer))) = (
+            X509Certificate::from_der(&self.cert_der),
+            X509Certificate::from_der(issuer_der),
+        ) else {
             return false;
         };
-        cert.issuer() == issuer.subject() && cert.verify_signature(Some(issuer.public_key())).is_ok()
+        cert.issuer() == issuer.subject()
+            && cert.verify_signature(Some(issuer.public_key())).is_ok()
     }
 }
 
@@ -117,12 +131,12 @@ impl Identity {
 
 // P-256's group order n, and n/2 (a signature's S must be at most n/2 to be canonical).
 const N: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa,
-    0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 const HALF_N: [u8; 32] = [
-    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xde, 0x73, 0x7d,
-    0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
 ];
 
 /// Splits a DER `SEQUENCE { INTEGER r, INTEGER s }` into 32-byte big-endian r and s.
@@ -135,7 +149,11 @@ fn parse_der_sig(sig: &[u8]) -> Option<([u8; 32], [u8; 32])> {
             return None;
         }
         let (v, rest) = rest.split_at(len);
-        let v = if v.len() == 33 && v[0] == 0 { &v[1..] } else { v };
+        let v = if v.len() == 33 && v[0] == 0 {
+            &v[1..]
+        } else {
+            v
+        };
         if v.len() > 32 {
             return None;
         }

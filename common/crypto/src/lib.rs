@@ -19,6 +19,7 @@ pub mod envelope;
 pub mod hash;
 pub mod identity;
 pub mod msp;
+pub mod msp_dir;
 pub mod pem;
 pub mod policy;
 pub mod signer;

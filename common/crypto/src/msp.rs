@@ -24,7 +24,9 @@ impl std::str::FromStr for Role {
             "client" => Ok(Role::Client),
             "peer" => Ok(Role::Peer),
             "orderer" => Ok(Role::Orderer),
-            other => Err(format!("unknown role {other:?} (expected member, admin, client, peer or orderer)")),
+            other => Err(format!(
+                "unknown role {other:?} (expected member, admin, client, peer or orderer)"
+            )),
         }
     }
 }
@@ -52,11 +54,15 @@ impl Msp {
     /// Builds the MSP of an organisation in a channel configuration.
     pub fn from_config(org: &OrgConfig) -> Result<Self, MspError> {
         if org.root_certs.is_empty() {
-            return Err(MspError::NoRoots { mspid: org.msp_id.clone() });
+            return Err(MspError::NoRoots {
+                mspid: org.msp_id.clone(),
+            });
         }
         for der in org.root_certs.iter().chain(&org.intermediate_certs) {
-            Identity::from_der(&org.msp_id, der)
-                .map_err(|e| MspError::BadCert { mspid: org.msp_id.clone(), reason: e.to_string() })?;
+            Identity::from_der(&org.msp_id, der).map_err(|e| MspError::BadCert {
+                mspid: org.msp_id.clone(),
+                reason: e.to_string(),
+            })?;
         }
         Ok(Self {
             mspid: org.msp_id.clone(),
@@ -74,20 +80,29 @@ impl Msp {
             return Err(IdentityError::UnknownMsp(ident.mspid.clone()));
         }
         if now < ident.not_before || now > ident.not_after {
-            return Err(IdentityError::Expired { subject: ident.subject.clone() });
+            return Err(IdentityError::Expired {
+                subject: ident.subject.clone(),
+            });
         }
         let by_root = self.roots.iter().any(|r| ident.issued_by(r));
         let by_intermediate = || {
             self.intermediates.iter().any(|i| {
                 ident.issued_by(i)
-                    && Identity::from_der(&self.mspid, i).is_ok_and(|i| self.roots.iter().any(|r| i.issued_by(r)))
+                    && Identity::from_der(&self.mspid, i)
+                        .is_ok_and(|i| self.roots.iter().any(|r| i.issued_by(r)))
             })
         };
         if !by_root && !by_intermediate() {
-            return Err(IdentityError::UntrustedIssuer { subject: ident.subject.clone(), mspid: self.mspid.clone() });
+            return Err(IdentityError::UntrustedIssuer {
+                subject: ident.subject.clone(),
+                mspid: self.mspid.clone(),
+            });
         }
         if self.node_ous && node_ou(ident).is_none() {
-            return Err(IdentityError::NoNodeOu { subject: ident.subject.clone(), mspid: self.mspid.clone() });
+            return Err(IdentityError::NoNodeOu {
+                subject: ident.subject.clone(),
+                mspid: self.mspid.clone(),
+            });
         }
         Ok(())
     }
@@ -99,7 +114,7 @@ impl Msp {
         }
         match role {
             Role::Member => true,
-            Role::Admin if !self.node_ous => self.admin_certs.iter().any(|c| *c == ident.cert_der),
+            Role::Admin if !self.node_ous => self.admin_certs.contains(&ident.cert_der),
             _ if !self.node_ous => false,
             role => node_ou(ident) == Some(role),
         }
@@ -108,11 +123,14 @@ impl Msp {
 
 /// The NodeOU role an identity's certificate carries.
 fn node_ou(ident: &Identity) -> Option<Role> {
-    ident.organizational_units.iter().find_map(|ou| match ou.as_str() {
-        "admin" => Some(Role::Admin),
-        "client" => Some(Role::Client),
-        "peer" => Some(Role::Peer),
-        "orderer" => Some(Role::Orderer),
-        _ => None,
-    })
+    ident
+        .organizational_units
+        .iter()
+        .find_map(|ou| match ou.as_str() {
+            "admin" => Some(Role::Admin),
+            "client" => Some(Role::Client),
+            "peer" => Some(Role::Peer),
+            "orderer" => Some(Role::Orderer),
+            _ => None,
+        })
 }

@@ -16,7 +16,10 @@ pub fn blocks(data: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// The DER of the first PEM block with `label`, or an error saying none was found.
 pub fn first(data: &[u8], label: &str) -> Result<Vec<u8>, String> {
-    blocks(data, label)?.into_iter().next().ok_or_else(|| format!("no PEM block labelled {label}"))
+    blocks(data, label)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no PEM block labelled {label}"))
 }
 
 /// Encodes DER as PEM with `label`.
@@ -48,6 +51,10 @@ mod tests {
     #[test]
     fn missing_label_is_an_error() {
         let pem = encode("PRIVATE KEY", b"abc");
-        assert!(first(pem.as_bytes(), "CERTIFICATE").unwrap_err().contains("CERTIFICATE"));
+        assert!(
+            first(pem.as_bytes(), "CERTIFICATE")
+                .unwrap_err()
+                .contains("CERTIFICATE")
+        );
     }
 }

@@ -14,7 +14,10 @@ use crate::identity::to_low_s;
 pub enum SignerError {
     /// A file or folder of the MSP layout could not be read.
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A file was read but does not hold what the MSP layout says it holds.
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
@@ -31,7 +34,9 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("mspid", &self.mspid).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("mspid", &self.mspid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,17 +47,31 @@ impl Signer {
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8_der, &rng)
             .map_err(|e| format!("not an ECDSA P-256 PKCS#8 key: {e}"))?;
         let cert_der = crate::pem::first(&cert_pem, "CERTIFICATE")?;
-        let ident = crate::identity::Identity::from_der(mspid, &cert_der).map_err(|e| e.to_string())?;
+        let ident =
+            crate::identity::Identity::from_der(mspid, &cert_der).map_err(|e| e.to_string())?;
         if ident.public_key() != ring::signature::KeyPair::public_key(&key).as_ref() {
             return Err("the private key does not match the certificate's public key".into());
         }
-        let serialized = SerializedIdentity { mspid: mspid.to_string(), id_bytes: cert_pem.clone() }.encode_to_vec();
-        Ok(Self { key, rng, mspid: mspid.to_string(), cert_pem, serialized })
+        let serialized = SerializedIdentity {
+            mspid: mspid.to_string(),
+            id_bytes: cert_pem.clone(),
+        }
+        .encode_to_vec();
+        Ok(Self {
+            key,
+            rng,
+            mspid: mspid.to_string(),
+            cert_pem,
+            serialized,
+        })
     }
 
     /// Signs `msg`.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        let sig = self.key.sign(&self.rng, msg).expect("ECDSA signing with a valid key does not fail");
+        let sig = self
+            .key
+            .sign(&self.rng, msg)
+            .expect("ECDSA signing with a valid key does not fail");
         to_low_s(sig.as_ref()).expect("ring produces well-formed DER signatures")
     }
 
@@ -88,6 +107,8 @@ pub struct LocalMsp {
     pub ca_certs: Vec<Vec<u8>>,
     /// The DER of `tlscacerts/*`.
     pub tls_ca_certs: Vec<Vec<u8>>,
+    /// The local MSP as an organisation definition, to validate identities presented to this process.
+    pub msp: crate::msp::Msp,
 }
 
 impl LocalMsp {
@@ -97,23 +118,47 @@ impl LocalMsp {
         let cert_pem = read(&cert_path)?;
         let key_path = single_file(&dir.join("keystore"))?;
         let key_pem = read(&key_path)?;
-        let key_der = crate::pem::first(&key_pem, "PRIVATE KEY")
-            .map_err(|reason| SignerError::Invalid { path: key_path.clone(), reason })?;
-        let signer = Signer::new(mspid, cert_pem, &key_der)
-            .map_err(|reason| SignerError::Invalid { path: key_path, reason })?;
-        let ca_certs = certs_in(&dir.join("cacerts"))?;
-        let tls_ca_certs = certs_in(&dir.join("tlscacerts"))?;
-        Ok(Self { signer, ca_certs, tls_ca_certs })
+        let key_der =
+            crate::pem::first(&key_pem, "PRIVATE KEY").map_err(|reason| SignerError::Invalid {
+                path: key_path.clone(),
+                reason,
+            })?;
+        let signer =
+            Signer::new(mspid, cert_pem, &key_der).map_err(|reason| SignerError::Invalid {
+                path: key_path,
+                reason,
+            })?;
+        let org = crate::msp_dir::read_org_msp(dir, mspid)?;
+        let msp = crate::msp::Msp::from_config(&org).map_err(|e| SignerError::Invalid {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            signer,
+            ca_certs: org.root_certs,
+            tls_ca_certs: org.tls_root_certs,
+            msp,
+        })
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SignerError> {
-    std::fs::read(path).map_err(|source| SignerError::Read { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| SignerError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn files(dir: &Path) -> Result<Vec<PathBuf>, SignerError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| SignerError::Read { path: dir.to_path_buf(), source })?;
-    let mut out: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let rd = std::fs::read_dir(dir).map_err(|source| SignerError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     out.sort();
     Ok(out)
 }
@@ -122,7 +167,10 @@ fn single_file(dir: &Path) -> Result<PathBuf, SignerError> {
     files(dir)?
         .into_iter()
         .next()
-        .ok_or_else(|| SignerError::Invalid { path: dir.to_path_buf(), reason: "folder is empty".into() })
+        .ok_or_else(|| SignerError::Invalid {
+            path: dir.to_path_buf(),
+            reason: "folder is empty".into(),
+        })
 }
 
 /// DER certificates of every PEM file in `dir`; a missing folder holds none.
@@ -133,8 +181,11 @@ pub fn certs_in(dir: &Path) -> Result<Vec<Vec<u8>>, SignerError> {
     let mut out = Vec::new();
     for path in files(dir)? {
         let data = read(&path)?;
-        let certs = crate::pem::blocks(&data, "CERTIFICATE")
-            .map_err(|reason| SignerError::Invalid { path: path.clone(), reason })?;
+        let certs =
+            crate::pem::blocks(&data, "CERTIFICATE").map_err(|reason| SignerError::Invalid {
+                path: path.clone(),
+                reason,
+            })?;
         out.extend(certs);
     }
     Ok(out)

@@ -6,7 +6,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use weft_crypto::block::{self, BlockError};
 use weft_crypto::bundle::{implicit_meta, signature_policy};
 use weft_crypto::{ChannelBundle, Signer, envelope};
-use weft_wire::common::{ChannelConfig, HeaderType, OrdererConfig, OrgConfig, ApplicationConfig};
+use weft_wire::common::{ApplicationConfig, ChannelConfig, HeaderType, OrdererConfig, OrgConfig};
 
 struct Org {
     ca_cert_der: Vec<u8>,
@@ -18,16 +18,25 @@ struct Org {
 impl Org {
     fn new(mspid: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, format!("ca.{mspid}"));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("ca.{mspid}"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let key = KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
-        Org { ca_cert_der: cert.der().to_vec(), ca_key: key, ca_params: params, mspid: mspid.into() }
+        Org {
+            ca_cert_der: cert.der().to_vec(),
+            ca_key: key,
+            ca_params: params,
+            mspid: mspid.into(),
+        }
     }
 
     fn signer(&self, cn: &str, ou: &str) -> Signer {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::OrganizationalUnitName, ou);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, ou);
         params.distinguished_name.push(DnType::CommonName, cn);
         let key = KeyPair::generate().unwrap();
         let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
@@ -44,9 +53,18 @@ impl Org {
             node_ous_enabled: true,
             policies: [
                 ("Readers".to_string(), signature_policy(&member)),
-                ("Writers".to_string(), signature_policy(&format!("OR('{0}.admin','{0}.client')", self.mspid))),
-                ("Admins".to_string(), signature_policy(&format!("OR('{0}.admin')", self.mspid))),
-                ("BlockValidation".to_string(), signature_policy(&format!("OR('{0}.orderer')", self.mspid))),
+                (
+                    "Writers".to_string(),
+                    signature_policy(&format!("OR('{0}.admin','{0}.client')", self.mspid)),
+                ),
+                (
+                    "Admins".to_string(),
+                    signature_policy(&format!("OR('{0}.admin')", self.mspid)),
+                ),
+                (
+                    "BlockValidation".to_string(),
+                    signature_policy(&format!("OR('{0}.orderer')", self.mspid)),
+                ),
             ]
             .into(),
             ..Default::default()
@@ -55,7 +73,10 @@ impl Org {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn channel(orderer: &Org, orgs: &[&Org]) -> ChannelBundle {
@@ -64,12 +85,21 @@ fn channel(orderer: &Org, orgs: &[&Org]) -> ChannelBundle {
         channel_id: "mychannel".into(),
         orderer: Some(OrdererConfig {
             orgs: vec![orderer.config()],
-            policies: [("BlockValidation".to_string(), meta("ANY BlockValidation")), ("Readers".to_string(), meta("ANY Readers"))].into(),
+            policies: [
+                ("BlockValidation".to_string(), meta("ANY BlockValidation")),
+                ("Readers".to_string(), meta("ANY Readers")),
+            ]
+            .into(),
             ..Default::default()
         }),
         application: Some(ApplicationConfig {
             orgs: orgs.iter().map(|o| o.config()).collect(),
-            policies: [("Admins".to_string(), meta("MAJORITY Admins")), ("Writers".to_string(), meta("ANY Writers")), ("Readers".to_string(), meta("ANY Readers"))].into(),
+            policies: [
+                ("Admins".to_string(), meta("MAJORITY Admins")),
+                ("Writers".to_string(), meta("ANY Writers")),
+                ("Readers".to_string(), meta("ANY Readers")),
+            ]
+            .into(),
             ..Default::default()
         }),
         policies: weft_crypto::bundle::default_channel_policies(),
@@ -95,24 +125,43 @@ fn signed_block_verifies_and_tampering_is_caught() {
     block::verify_next(&b1, 1, &h0, &bundle, now()).unwrap();
     assert_eq!(block::last_config_index(&b1), Some(0));
 
-    assert!(matches!(block::verify_next(&b1, 2, &h0, &bundle, now()), Err(BlockError::WrongNumber { .. })));
-    assert!(matches!(block::verify_next(&b1, 1, &[0; 32], &bundle, now()), Err(BlockError::BrokenChain { .. })));
+    assert!(matches!(
+        block::verify_next(&b1, 2, &h0, &bundle, now()),
+        Err(BlockError::WrongNumber { .. })
+    ));
+    assert!(matches!(
+        block::verify_next(&b1, 1, &[0; 32], &bundle, now()),
+        Err(BlockError::BrokenChain { .. })
+    ));
 
     let mut tampered = b1.clone();
     tampered.data.as_mut().unwrap().data[0] = b"evil".to_vec();
-    assert!(matches!(block::verify_next(&tampered, 1, &h0, &bundle, now()), Err(BlockError::BadDataHash { .. })));
+    assert!(matches!(
+        block::verify_next(&tampered, 1, &h0, &bundle, now()),
+        Err(BlockError::BadDataHash { .. })
+    ));
 
     // Signed by a peer of Org1 instead of the orderer: a valid signature that the policy refuses.
     let mut forged = block::new_block(1, h0.to_vec(), vec![b"tx".to_vec()]);
-    block::sign_block(&mut forged, &org1.signer("peer0.org1.example.com", "peer"), 0);
+    block::sign_block(
+        &mut forged,
+        &org1.signer("peer0.org1.example.com", "peer"),
+        0,
+    );
     let err = block::verify_next(&forged, 1, &h0, &bundle, now()).unwrap_err();
     assert!(matches!(err, BlockError::BadSignature { .. }), "{err}");
 
     // A signature from an orderer of an unknown CA.
     let rogue = Org::new("OrdererMSP");
     let mut forged = block::new_block(1, h0.to_vec(), vec![b"tx".to_vec()]);
-    block::sign_block(&mut forged, &rogue.signer("orderer.example.com", "orderer"), 0);
-    let err = block::verify_next(&forged, 1, &h0, &bundle, now()).unwrap_err().to_string();
+    block::sign_block(
+        &mut forged,
+        &rogue.signer("orderer.example.com", "orderer"),
+        0,
+    );
+    let err = block::verify_next(&forged, 1, &h0, &bundle, now())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not issued by a root CA"), "{err}");
 }
 
@@ -125,36 +174,81 @@ fn envelope_authorisation_follows_channel_policies() {
     let admin1 = org1.signer("Admin@org1.example.com", "admin");
     let peer1 = org1.signer("peer0.org1.example.com", "peer");
 
-    let (env, txid) = envelope::create(&admin1, HeaderType::Message, "mychannel", b"hi".to_vec(), SystemTime::now());
+    let (env, txid) = envelope::create(
+        &admin1,
+        HeaderType::Message,
+        "mychannel",
+        b"hi".to_vec(),
+        SystemTime::now(),
+    );
     let opened = envelope::open(&env).unwrap();
     assert_eq!(opened.channel_header.tx_id, txid);
-    opened.authorize(&bundle, "/Channel/Writers", now()).unwrap();
-    opened.authorize(&bundle, "/Channel/Readers", now()).unwrap();
+    opened
+        .authorize(&bundle, "/Channel/Writers", now())
+        .unwrap();
+    opened
+        .authorize(&bundle, "/Channel/Readers", now())
+        .unwrap();
     // One org's admin is not a majority of two.
-    assert!(opened.authorize(&bundle, "/Channel/Application/Admins", now()).is_err());
-    opened.authorize(&bundle, "/Channel/Application/Org1MSP/Admins", now()).unwrap();
+    assert!(
+        opened
+            .authorize(&bundle, "/Channel/Application/Admins", now())
+            .is_err()
+    );
+    opened
+        .authorize(&bundle, "/Channel/Application/Org1MSP/Admins", now())
+        .unwrap();
 
-    let (env, _) = envelope::create(&peer1, HeaderType::Message, "mychannel", b"hi".to_vec(), SystemTime::now());
+    let (env, _) = envelope::create(
+        &peer1,
+        HeaderType::Message,
+        "mychannel",
+        b"hi".to_vec(),
+        SystemTime::now(),
+    );
     let opened = envelope::open(&env).unwrap();
-    opened.authorize(&bundle, "/Channel/Readers", now()).unwrap();
-    assert!(opened.authorize(&bundle, "/Channel/Writers", now()).is_err(), "peers are not writers");
+    opened
+        .authorize(&bundle, "/Channel/Readers", now())
+        .unwrap();
+    assert!(
+        opened
+            .authorize(&bundle, "/Channel/Writers", now())
+            .is_err(),
+        "peers are not writers"
+    );
 
-    let (mut env, _) = envelope::create(&admin1, HeaderType::Message, "mychannel", b"hi".to_vec(), SystemTime::now());
+    let (mut env, _) = envelope::create(
+        &admin1,
+        HeaderType::Message,
+        "mychannel",
+        b"hi".to_vec(),
+        SystemTime::now(),
+    );
     env.payload.push(0);
     let err = envelope::open(&env).map(|o| o.authorize(&bundle, "/Channel/Writers", now()));
-    assert!(!matches!(err, Ok(Ok(()))), "a payload changed after signing must not pass");
+    assert!(
+        !matches!(err, Ok(Ok(()))),
+        "a payload changed after signing must not pass"
+    );
 
-    assert!(matches!(bundle.evaluate("/Channel/Nope", &[], now()), Err(weft_crypto::PolicyError::NotFound(_))));
+    assert!(matches!(
+        bundle.evaluate("/Channel/Nope", &[], now()),
+        Err(weft_crypto::PolicyError::NotFound(_))
+    ));
 }
 
 #[test]
 fn expired_identity_is_refused() {
     let org1 = Org::new("Org1MSP");
-    let ident = weft_crypto::Identity::from_serialized(org1.signer("x", "client").serialized()).unwrap();
+    let ident =
+        weft_crypto::Identity::from_serialized(org1.signer("x", "client").serialized()).unwrap();
     let msp = weft_crypto::Msp::from_config(&org1.config()).unwrap();
     msp.validate(&ident, now()).unwrap();
     assert!(msp.validate(&ident, ident.not_after + 1).is_err());
     let no_ou = org1.signer("y", "marketing");
     let ident = weft_crypto::Identity::from_serialized(no_ou.serialized()).unwrap();
-    assert!(matches!(msp.validate(&ident, now()), Err(weft_crypto::IdentityError::NoNodeOu { .. })));
+    assert!(matches!(
+        msp.validate(&ident, now()),
+        Err(weft_crypto::IdentityError::NoNodeOu { .. })
+    ));
 }

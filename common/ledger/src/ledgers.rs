@@ -17,14 +17,17 @@ pub struct Ledgers {
 impl Ledgers {
     /// Opens every ledger already present under `root`, creating `root` if needed.
     pub fn open(root: &Path) -> Result<Self, LedgerError> {
-        std::fs::create_dir_all(root).map_err(|e| LedgerError::Storage(format!("{}: {e}", root.display())))?;
-        let me = Self { root: root.to_path_buf(), open: RwLock::new(BTreeMap::new()) };
-        let entries = std::fs::read_dir(root).map_err(|e| LedgerError::Storage(format!("{}: {e}", root.display())))?;
+        std::fs::create_dir_all(root)
+            .map_err(|e| LedgerError::Storage(format!("{}: {e}", root.display())))?;
+        let me = Self {
+            root: root.to_path_buf(),
+            open: RwLock::new(BTreeMap::new()),
+        };
+        let entries = std::fs::read_dir(root)
+            .map_err(|e| LedgerError::Storage(format!("{}: {e}", root.display())))?;
         for entry in entries.flatten() {
-            if entry.path().is_dir() {
-                if let Some(name) = entry.file_name().to_str() {
-                    me.get_or_create(name)?;
-                }
+            if let (true, Some(name)) = (entry.path().is_dir(), entry.file_name().to_str()) {
+                me.get_or_create(name)?;
             }
         }
         Ok(me)
@@ -32,7 +35,11 @@ impl Ledgers {
 
     /// The ledger of `channel`, if it exists.
     pub fn get(&self, channel: &str) -> Option<Arc<SledStore>> {
-        self.open.read().expect("ledgers lock").get(channel).cloned()
+        self.open
+            .read()
+            .expect("ledgers lock")
+            .get(channel)
+            .cloned()
     }
 
     /// The ledger of `channel`, created empty if it does not exist.
@@ -41,7 +48,9 @@ impl Ledgers {
             return Ok(l);
         }
         if !valid_channel_name(channel) {
-            return Err(LedgerError::Storage(format!("invalid channel name {channel:?}")));
+            return Err(LedgerError::Storage(format!(
+                "invalid channel name {channel:?}"
+            )));
         }
         let mut open = self.open.write().expect("ledgers lock");
         if let Some(l) = open.get(channel) {
@@ -54,7 +63,12 @@ impl Ledgers {
 
     /// Names of the open ledgers, sorted.
     pub fn channels(&self) -> Vec<String> {
-        self.open.read().expect("ledgers lock").keys().cloned().collect()
+        self.open
+            .read()
+            .expect("ledgers lock")
+            .keys()
+            .cloned()
+            .collect()
     }
 }
 

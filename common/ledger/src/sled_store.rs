@@ -29,7 +29,9 @@ pub struct SledStore {
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").field("info", &self.info()).finish()
+        f.debug_struct("SledStore")
+            .field("info", &self.info())
+            .finish()
     }
 }
 
@@ -40,19 +42,40 @@ fn storage(e: impl std::fmt::Display) -> LedgerError {
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
         let blocks = db.open_tree("blocks").map_err(storage)?;
         let txids = db.open_tree("txids").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
         let height = match meta.get(HEIGHT).map_err(storage)? {
-            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LedgerError::Corrupt("height".into()))?),
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| LedgerError::Corrupt("height".into()))?,
+            ),
             None => 0,
         };
         let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
-            Ok(meta.get(k).map_err(storage)?.map(|v| v.to_vec()).unwrap_or_default())
+            Ok(meta
+                .get(k)
+                .map_err(storage)?
+                .map(|v| v.to_vec())
+                .unwrap_or_default())
         };
-        let info = ChainInfo { height, current_hash: get(CURRENT)?, previous_hash: get(PREVIOUS)? };
-        Ok(Self { db, blocks, txids, meta, info: RwLock::new(info) })
+        let info = ChainInfo {
+            height,
+            current_hash: get(CURRENT)?,
+            previous_hash: get(PREVIOUS)?,
+        };
+        Ok(Self {
+            db,
+            blocks,
+            txids,
+            meta,
+            info: RwLock::new(info),
+        })
     }
 }
 
@@ -65,7 +88,10 @@ impl BlockStore for SledStore {
         let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
         let mut info = self.info.write().expect("ledger info lock");
         if header.number != info.height {
-            return Err(LedgerError::OutOfOrder { height: info.height, got: header.number });
+            return Err(LedgerError::OutOfOrder {
+                height: info.height,
+                got: header.number,
+            });
         }
         let next = ChainInfo {
             height: info.height + 1,
@@ -80,7 +106,10 @@ impl BlockStore for SledStore {
                 for (id, index) in &commit.tx_ids {
                     // The first commit of a tx id wins; a later duplicate keeps pointing at the original.
                     if txids.get(id.as_bytes())?.is_none() {
-                        txids.insert(id.as_bytes(), [key.as_slice(), &index.to_be_bytes()].concat())?;
+                        txids.insert(
+                            id.as_bytes(),
+                            [key.as_slice(), &index.to_be_bytes()].concat(),
+                        )?;
                     }
                 }
                 meta.insert(HEIGHT, &next.height.to_be_bytes())?;
@@ -101,7 +130,9 @@ impl BlockStore for SledStore {
         let Some(bytes) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
             return Ok(None);
         };
-        Block::decode(bytes.as_ref()).map(Some).map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
+        Block::decode(bytes.as_ref())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {

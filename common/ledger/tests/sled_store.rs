@@ -21,7 +21,10 @@ fn appends_in_order_and_survives_reopen() {
     {
         let store = SledStore::open(dir.path()).unwrap();
         for (i, b) in blocks.iter().enumerate() {
-            let commit = Commit { tx_ids: vec![(format!("id{i}"), 0)], config: (i == 0).then(|| b"cfg".to_vec()) };
+            let commit = Commit {
+                tx_ids: vec![(format!("id{i}"), 0)],
+                config: (i == 0).then(|| b"cfg".to_vec()),
+            };
             store.append(b, commit).unwrap();
         }
         let err = store.append(&blocks[2], Commit::default()).unwrap_err();
@@ -30,8 +33,14 @@ fn appends_in_order_and_survives_reopen() {
     let store = SledStore::open(dir.path()).unwrap();
     let info = store.info();
     assert_eq!(info.height, 5);
-    assert_eq!(info.current_hash, header_hash(blocks[4].header.as_ref().unwrap()).to_vec());
-    assert_eq!(info.previous_hash, blocks[4].header.as_ref().unwrap().previous_hash);
+    assert_eq!(
+        info.current_hash,
+        header_hash(blocks[4].header.as_ref().unwrap()).to_vec()
+    );
+    assert_eq!(
+        info.previous_hash,
+        blocks[4].header.as_ref().unwrap().previous_hash
+    );
     assert_eq!(store.block(3).unwrap().as_ref(), Some(&blocks[3]));
     assert_eq!(store.block(9).unwrap(), None);
     let loc = store.tx_location("id3").unwrap().unwrap();
@@ -44,7 +53,15 @@ fn a_duplicate_tx_id_keeps_its_first_location() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     for b in chain(2) {
-        store.append(&b, Commit { tx_ids: vec![("same".into(), 0)], config: None }).unwrap();
+        store
+            .append(
+                &b,
+                Commit {
+                    tx_ids: vec![("same".into(), 0)],
+                    config: None,
+                },
+            )
+            .unwrap();
     }
     assert_eq!(store.tx_location("same").unwrap().unwrap().block, 0);
 }
@@ -54,11 +71,18 @@ fn ledgers_reopen_every_channel() {
     let dir = tempfile::tempdir().unwrap();
     {
         let ledgers = Ledgers::open(dir.path()).unwrap();
-        ledgers.get_or_create("mychannel").unwrap().append(&chain(1)[0], Commit::default()).unwrap();
+        ledgers
+            .get_or_create("mychannel")
+            .unwrap()
+            .append(&chain(1)[0], Commit::default())
+            .unwrap();
         ledgers.get_or_create("other").unwrap();
         assert!(ledgers.get_or_create("Bad_Name").is_err());
     }
     let ledgers = Ledgers::open(dir.path()).unwrap();
-    assert_eq!(ledgers.channels(), vec!["mychannel".to_string(), "other".to_string()]);
+    assert_eq!(
+        ledgers.channels(),
+        vec!["mychannel".to_string(), "other".to_string()]
+    );
     assert_eq!(ledgers.get("mychannel").unwrap().info().height, 1);
 }

@@ -40,7 +40,11 @@ impl TransportConfig {
     fn quinn(&self) -> Arc<quinn::TransportConfig> {
         let mut t = quinn::TransportConfig::default();
         t.keep_alive_interval(Some(self.keep_alive));
-        t.max_idle_timeout(Some(self.idle_timeout.try_into().expect("idle timeout fits QUIC's range")));
+        t.max_idle_timeout(Some(
+            self.idle_timeout
+                .try_into()
+                .expect("idle timeout fits QUIC's range"),
+        ));
         t.max_concurrent_bidi_streams(self.max_streams.into());
         t.max_concurrent_uni_streams(0u32.into());
         Arc::new(t)
@@ -64,22 +68,41 @@ pub struct Connection {
 
 impl Endpoint {
     /// Binds `addr` and serves as well as dials. `addr` may have port 0.
-    pub fn bind(addr: SocketAddr, tls: &NodeTls, trust: &TrustStore, config: TransportConfig) -> Result<Self, TlsError> {
-        let server = QuicServerConfig::try_from(tls.server_config(trust)?).map_err(|e| TlsError::Config(e.to_string()))?;
+    pub fn bind(
+        addr: SocketAddr,
+        tls: &NodeTls,
+        trust: &TrustStore,
+        config: TransportConfig,
+    ) -> Result<Self, TlsError> {
+        let server = QuicServerConfig::try_from(tls.server_config(trust)?)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
         server.transport_config(config.quinn());
         let inner = quinn::Endpoint::server(server, addr)
             .map_err(|e| TlsError::Config(format!("cannot bind UDP {addr}: {e}")))?;
         let client = client_config(tls, trust, &config)?;
-        Ok(Self { inner, config, client })
+        Ok(Self {
+            inner,
+            config,
+            client,
+        })
     }
 
     /// An endpoint that only dials (a CLI), on an ephemeral loopback or wildcard port.
-    pub fn client(tls: &NodeTls, trust: &TrustStore, config: TransportConfig) -> Result<Self, TlsError> {
+    pub fn client(
+        tls: &NodeTls,
+        trust: &TrustStore,
+        config: TransportConfig,
+    ) -> Result<Self, TlsError> {
         let bind: SocketAddr = "0.0.0.0:0".parse().expect("valid address");
-        let inner = quinn::Endpoint::client(bind).map_err(|e| TlsError::Config(format!("cannot bind UDP: {e}")))?;
+        let inner = quinn::Endpoint::client(bind)
+            .map_err(|e| TlsError::Config(format!("cannot bind UDP: {e}")))?;
         let client = client_config(tls, trust, &config)?;
-        Ok(Self { inner, config, client })
+        Ok(Self {
+            inner,
+            config,
+            client,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -92,19 +115,31 @@ impl Endpoint {
             .inner
             .connect_with(self.client.clone(), addr, server_name)
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let inner = connecting.await.map_err(|e| format!("connection to {server_name} ({addr}) failed: {e}"))?;
-        Ok(Connection { inner, max_frame: self.config.max_frame })
+        let inner = connecting
+            .await
+            .map_err(|e| format!("connection to {server_name} ({addr}) failed: {e}"))?;
+        Ok(Connection {
+            inner,
+            max_frame: self.config.max_frame,
+        })
     }
 
     /// Resolves `host:port` and dials it, using `host` (or `server_name_override`) as the TLS name.
-    pub async fn connect_host(&self, endpoint: &str, server_name_override: Option<&str>) -> Result<Connection, String> {
-        let (host, _) = endpoint.rsplit_once(':').ok_or_else(|| format!("endpoint {endpoint:?} is not host:port"))?;
+    pub async fn connect_host(
+        &self,
+        endpoint: &str,
+        server_name_override: Option<&str>,
+    ) -> Result<Connection, String> {
+        let (host, _) = endpoint
+            .rsplit_once(':')
+            .ok_or_else(|| format!("endpoint {endpoint:?} is not host:port"))?;
         let addr = tokio::net::lookup_host(endpoint)
             .await
             .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
             .next()
             .ok_or_else(|| format!("{endpoint} resolves to no address"))?;
-        let name = server_name_override.unwrap_or(host.trim_start_matches('[').trim_end_matches(']'));
+        let name =
+            server_name_override.unwrap_or(host.trim_start_matches('[').trim_end_matches(']'));
         self.connect(addr, name).await
     }
 
@@ -115,7 +150,12 @@ impl Endpoint {
             let incoming = self.inner.accept().await?;
             let remote = incoming.remote_address();
             match incoming.await {
-                Ok(inner) => return Some(Connection { inner, max_frame: self.config.max_frame }),
+                Ok(inner) => {
+                    return Some(Connection {
+                        inner,
+                        max_frame: self.config.max_frame,
+                    });
+                }
                 Err(e) => {
                     tracing::warn!(target: "comm", %remote, error = %e, "refused connection: TLS handshake failed");
                     metrics::counter!("comm_connections_refused_total").increment(1);
@@ -130,8 +170,13 @@ impl Endpoint {
     }
 }
 
-fn client_config(tls: &NodeTls, trust: &TrustStore, config: &TransportConfig) -> Result<quinn::ClientConfig, TlsError> {
-    let crypto = QuicClientConfig::try_from(tls.client_config(trust)?).map_err(|e| TlsError::Config(e.to_string()))?;
+fn client_config(
+    tls: &NodeTls,
+    trust: &TrustStore,
+    config: &TransportConfig,
+) -> Result<quinn::ClientConfig, TlsError> {
+    let crypto = QuicClientConfig::try_from(tls.client_config(trust)?)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
     client.transport_config(config.quinn());
     Ok(client)
@@ -151,7 +196,11 @@ impl Connection {
 
     /// Opens a stream.
     pub async fn open(&self) -> Result<Framed, String> {
-        let (send, recv) = self.inner.open_bi().await.map_err(|e| format!("cannot open stream: {e}"))?;
+        let (send, recv) = self
+            .inner
+            .open_bi()
+            .await
+            .map_err(|e| format!("cannot open stream: {e}"))?;
         Ok(Framed::new(send, recv, self.max_frame))
     }
 

@@ -41,7 +41,9 @@ impl Framed {
     pub async fn recv<M: Message + Default>(&mut self) -> Result<Option<M>, FrameError> {
         match read_frame(&mut self.recv, self.max).await? {
             None => Ok(None),
-            Some(bytes) => M::decode(bytes.as_slice()).map(Some).map_err(|e| FrameError::Malformed(e.to_string())),
+            Some(bytes) => M::decode(bytes.as_slice())
+                .map(Some)
+                .map_err(|e| FrameError::Malformed(e.to_string())),
         }
     }
 
@@ -54,11 +56,21 @@ impl Framed {
 /// Writes one frame.
 pub async fn write_frame(send: &mut SendStream, body: &[u8], max: usize) -> Result<(), FrameError> {
     if body.len() > max {
-        return Err(FrameError::TooLarge { len: body.len(), max });
+        return Err(FrameError::TooLarge {
+            len: body.len(),
+            max,
+        });
     }
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge { len: body.len(), max })?;
-    send.write_all(&len.to_be_bytes()).await.map_err(|e| FrameError::Connection(e.to_string()))?;
-    send.write_all(body).await.map_err(|e| FrameError::Connection(e.to_string()))
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
+        len: body.len(),
+        max,
+    })?;
+    send.write_all(&len.to_be_bytes())
+        .await
+        .map_err(|e| FrameError::Connection(e.to_string()))?;
+    send.write_all(body)
+        .await
+        .map_err(|e| FrameError::Connection(e.to_string()))
 }
 
 /// Reads one frame; `None` on a clean end of stream before a length prefix.
@@ -66,7 +78,11 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Vec<
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
-        match recv.read(&mut len[got..]).await.map_err(|e| FrameError::Connection(e.to_string()))? {
+        match recv
+            .read(&mut len[got..])
+            .await
+            .map_err(|e| FrameError::Connection(e.to_string()))?
+        {
             Some(n) => got += n,
             None if got == 0 => return Ok(None),
             None => return Err(FrameError::Truncated),

@@ -26,14 +26,20 @@ pub struct NodeTls {
 
 impl Clone for NodeTls {
     fn clone(&self) -> Self {
-        Self { chain: self.chain.clone(), key: self.key.clone_key() }
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
     }
 }
 
 impl NodeTls {
     /// Loads a PEM certificate (chain) and PEM private key, e.g. `tls/server.crt` and `tls/server.key`.
     pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
-        let read_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Read { path: path.into(), reason: e.to_string() };
+        let read_err = |path: &Path, e: &dyn std::fmt::Display| TlsError::Read {
+            path: path.into(),
+            reason: e.to_string(),
+        };
         let chain = CertificateDer::pem_file_iter(cert)
             .map_err(|e| read_err(cert, &e))?
             .collect::<Result<Vec<_>, _>>()

@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, RwLock};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::client::WebPkiServerVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
@@ -28,7 +28,9 @@ pub struct TrustStore {
 
 impl std::fmt::Debug for TrustStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustStore").field("roots", &self.roots().len()).finish()
+        f.debug_struct("TrustStore")
+            .field("roots", &self.roots().len())
+            .finish()
     }
 }
 
@@ -38,7 +40,11 @@ impl TrustStore {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let store = Self {
             provider,
-            inner: Arc::new(RwLock::new(Verifiers { roots: Vec::new(), client: None, server: None })),
+            inner: Arc::new(RwLock::new(Verifiers {
+                roots: Vec::new(),
+                client: None,
+                server: None,
+            })),
         };
         store.set(roots);
         store
@@ -83,27 +89,47 @@ impl TrustStore {
             (None, None)
         } else {
             let client =
-                WebPkiClientVerifier::builder_with_provider(store.clone(), self.provider.clone()).build().ok();
-            let server = WebPkiServerVerifier::builder_with_provider(store, self.provider.clone()).build().ok();
+                WebPkiClientVerifier::builder_with_provider(store.clone(), self.provider.clone())
+                    .build()
+                    .ok();
+            let server = WebPkiServerVerifier::builder_with_provider(store, self.provider.clone())
+                .build()
+                .ok();
             (client, server)
         };
-        *self.inner.write().expect("trust store lock") = Verifiers { roots, client, server };
+        *self.inner.write().expect("trust store lock") = Verifiers {
+            roots,
+            client,
+            server,
+        };
     }
 
     fn client(&self) -> Result<Arc<dyn ClientCertVerifier>, Error> {
-        self.inner.read().expect("trust store lock").client.clone().ok_or(Error::InvalidCertificate(
-            rustls::CertificateError::UnknownIssuer,
-        ))
+        self.inner
+            .read()
+            .expect("trust store lock")
+            .client
+            .clone()
+            .ok_or(Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
     }
 
     fn server(&self) -> Result<Arc<WebPkiServerVerifier>, Error> {
-        self.inner.read().expect("trust store lock").server.clone().ok_or(Error::InvalidCertificate(
-            rustls::CertificateError::UnknownIssuer,
-        ))
+        self.inner
+            .read()
+            .expect("trust store lock")
+            .server
+            .clone()
+            .ok_or(Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
     }
 
     fn schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -119,7 +145,8 @@ impl ClientCertVerifier for TrustStore {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        self.client()?.verify_client_cert(end_entity, intermediates, now)
+        self.client()?
+            .verify_client_cert(end_entity, intermediates, now)
     }
 
     fn verify_tls12_signature(
@@ -128,7 +155,12 @@ impl ClientCertVerifier for TrustStore {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -137,7 +169,12 @@ impl ClientCertVerifier for TrustStore {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -154,7 +191,13 @@ impl ServerCertVerifier for TrustStore {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        self.server()?.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        self.server()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
     }
 
     fn verify_tls12_signature(
@@ -163,7 +206,12 @@ impl ServerCertVerifier for TrustStore {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -172,7 +220,12 @@ impl ServerCertVerifier for TrustStore {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

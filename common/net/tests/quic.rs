@@ -20,19 +20,26 @@ fn ca(name: &str) -> Ca {
 }
 
 fn leaf(ca: &Ca, name: &str) -> NodeTls {
-    let mut params = CertificateParams::new(vec![name.to_string(), "localhost".to_string()]).unwrap();
+    let mut params =
+        CertificateParams::new(vec![name.to_string(), "localhost".to_string()]).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
     let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &Issuer::from_params(&ca.params, &ca.key)).unwrap();
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+        .unwrap();
     NodeTls::from_der(vec![cert.der().to_vec()], key.serialize_der())
 }
 
 fn small_frames() -> TransportConfig {
-    TransportConfig { max_frame: 1024, ..Default::default() }
+    TransportConfig {
+        max_frame: 1024,
+        ..Default::default()
+    }
 }
 
 async fn echo_server(tls: &NodeTls, trust: &TrustStore) -> Endpoint {
-    let server = Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, trust, small_frames()).unwrap();
+    let server =
+        Endpoint::bind("127.0.0.1:0".parse().unwrap(), tls, trust, small_frames()).unwrap();
     let s = server.clone();
     tokio::spawn(async move {
         while let Some(conn) = s.accept().await {
@@ -44,7 +51,10 @@ async fn echo_server(tls: &NodeTls, trust: &TrustStore) -> Endpoint {
                                 Ok(Some(env)) => stream.send(&env).await.unwrap(),
                                 Ok(None) => break stream.finish(),
                                 Err(e) => {
-                                    let reply = Envelope { payload: e.to_string().into_bytes(), signature: vec![] };
+                                    let reply = Envelope {
+                                        payload: e.to_string().into_bytes(),
+                                        signature: vec![],
+                                    };
                                     let _ = stream.send(&reply).await;
                                     break stream.finish();
                                 }
@@ -68,7 +78,10 @@ async fn mutual_tls_round_trip_and_unknown_ca_refused() {
     let client = Endpoint::client(&leaf(&org, "client"), &trust, small_frames()).unwrap();
     let conn = client.connect(addr, "localhost").await.unwrap();
     let mut s = conn.open().await.unwrap();
-    let msg = Envelope { payload: b"hello".to_vec(), signature: b"sig".to_vec() };
+    let msg = Envelope {
+        payload: b"hello".to_vec(),
+        signature: b"sig".to_vec(),
+    };
     s.send(&msg).await.unwrap();
     assert_eq!(s.recv::<Envelope>().await.unwrap(), Some(msg));
     assert!(conn.peer_cert().is_some());
@@ -76,18 +89,27 @@ async fn mutual_tls_round_trip_and_unknown_ca_refused() {
     // A client whose certificate comes from another CA: the server refuses the handshake.
     let evil = ca("tlsca.evil");
     let evil_trust = TrustStore::new(vec![org.der.clone(), evil.der.clone()]);
-    let evil_client = Endpoint::client(&leaf(&evil, "mallory"), &evil_trust, small_frames()).unwrap();
+    let evil_client =
+        Endpoint::client(&leaf(&evil, "mallory"), &evil_trust, small_frames()).unwrap();
     let refused = async {
         let conn = evil_client.connect(addr, "localhost").await?;
         let mut s = conn.open().await?;
-        s.send(&Envelope::default()).await.map_err(|e| e.to_string())?;
+        s.send(&Envelope::default())
+            .await
+            .map_err(|e| e.to_string())?;
         s.recv::<Envelope>().await.map_err(|e| e.to_string())
     };
-    assert!(refused.await.is_err(), "a client from an unknown CA must be refused");
+    assert!(
+        refused.await.is_err(),
+        "a client from an unknown CA must be refused"
+    );
 
     // A server from an unknown CA is refused by the client.
     let rogue = echo_server(&leaf(&evil, "peer0"), &evil_trust).await;
-    let err = client.connect(rogue.local_addr().unwrap(), "localhost").await.unwrap_err();
+    let err = client
+        .connect(rogue.local_addr().unwrap(), "localhost")
+        .await
+        .unwrap_err();
     assert!(err.contains("connection to localhost"), "{err}");
 
     // The wrong name is refused too.
@@ -119,13 +141,20 @@ async fn oversized_and_malformed_frames_are_refused() {
 
     // Too large for the server's limit: the server answers with the reason and ends the stream.
     let mut s = conn.open().await.unwrap();
-    s.send(&Envelope { payload: vec![7; 4096], signature: vec![] }).await.unwrap();
+    s.send(&Envelope {
+        payload: vec![7; 4096],
+        signature: vec![],
+    })
+    .await
+    .unwrap();
     let reply = s.recv::<Envelope>().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&reply.payload).contains("exceeds the maximum"));
 
     // Not protobuf.
     let mut s = conn.open().await.unwrap();
-    weft_net::frame::write_frame(&mut s.send, &[0x0a, 0xff, 0xff, 0xff], 1024).await.unwrap();
+    weft_net::frame::write_frame(&mut s.send, &[0x0a, 0xff, 0xff, 0xff], 1024)
+        .await
+        .unwrap();
     let reply = s.recv::<Envelope>().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&reply.payload).contains("malformed"));
 
@@ -133,6 +162,12 @@ async fn oversized_and_malformed_frames_are_refused() {
     let small = Endpoint::client(&leaf(&org, "c2"), &trust, small_frames()).unwrap();
     let conn = small.connect(addr, "localhost").await.unwrap();
     let mut s = conn.open().await.unwrap();
-    let err = s.send(&Envelope { payload: vec![0; 2048], signature: vec![] }).await.unwrap_err();
+    let err = s
+        .send(&Envelope {
+            payload: vec![0; 2048],
+            signature: vec![],
+        })
+        .await
+        .unwrap_err();
     assert!(matches!(err, FrameError::TooLarge { .. }));
 }

@@ -23,7 +23,10 @@ pub mod service {
 pub use prost::Message;
 
 /// Decodes a message, naming what was being decoded when the bytes are malformed.
-pub fn decode<M: prost::Message + Default>(what: &'static str, bytes: &[u8]) -> Result<M, DecodeError> {
+pub fn decode<M: prost::Message + Default>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<M, DecodeError> {
     M::decode(bytes).map_err(|source| DecodeError { what, source })
 }
 
@@ -56,8 +59,14 @@ mod tests {
     #[test]
     fn block_round_trips() {
         let block = Block {
-            header: Some(BlockHeader { number: 7, previous_hash: vec![1; 32], data_hash: vec![2; 32] }),
-            data: Some(BlockData { data: vec![b"tx".to_vec()] }),
+            header: Some(BlockHeader {
+                number: 7,
+                previous_hash: vec![1; 32],
+                data_hash: vec![2; 32],
+            }),
+            data: Some(BlockData {
+                data: vec![b"tx".to_vec()],
+            }),
             metadata: None,
         };
         let bytes = block.encode_to_vec();

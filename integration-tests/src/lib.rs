@@ -1,0 +1,1 @@
+//! Harness for tests that run weft's real binaries as processes on loopback.

@@ -1,0 +1,256 @@
+//! One channel's ordering task: it owns the block cutter, writes signed blocks and applies config updates.
+//!
+//! Everything that changes a channel goes through this task's queue, so blocks and configs are produced in one
+//! order. The queue is bounded: Broadcast waits (back-pressure) when the chain falls behind.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use weft_crypto::{ChannelBundle, Signer, block, envelope};
+use weft_ledger::{BlockStore, Commit, LedgerError, SledStore};
+use weft_wire::Message;
+use weft_wire::common::{Block, ConfigEnvelope, Envelope, HeaderType};
+
+use crate::config_update::{self, Rejection, Update};
+use crate::cutter::{BatchConfig, BlockCutter};
+
+/// Envelopes waiting for the chain task before Broadcast blocks.
+pub const QUEUE: usize = 4096;
+
+/// A request to the chain task.
+pub enum ChainMsg {
+    /// An authorised normal transaction (encoded envelope) and its id.
+    Normal { env: Vec<u8>, tx_id: String },
+    /// A config update; the reply says whether it was applied.
+    Config {
+        update: Update,
+        envelope: Envelope,
+        reply: oneshot::Sender<Result<(), Rejection>>,
+    },
+}
+
+/// Why the chain task stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("channel {channel}: ledger write failed: {source}")]
+    Ledger {
+        channel: String,
+        source: LedgerError,
+    },
+}
+
+/// The chain's shared view: its latest config and height, as watches.
+#[derive(Clone)]
+pub struct ChainView {
+    pub bundle: watch::Receiver<Arc<ChannelBundle>>,
+    pub height: watch::Receiver<u64>,
+}
+
+/// The chain task's state.
+pub struct Chain {
+    channel: String,
+    ledger: Arc<SledStore>,
+    signer: Arc<Signer>,
+    cutter: BlockCutter,
+    last_config: u64,
+    bundle: watch::Sender<Arc<ChannelBundle>>,
+    height: watch::Sender<u64>,
+    on_config: Box<dyn Fn(&ChannelBundle) + Send>,
+}
+
+/// The batch limits of a channel config.
+pub fn batch_config(bundle: &ChannelBundle) -> BatchConfig {
+    let o = bundle.config().orderer.clone().unwrap_or_default();
+    let b = o.batch_size.unwrap_or_default();
+    BatchConfig {
+        max_message_count: b.max_message_count.max(1) as usize,
+        preferred_max_bytes: b.preferred_max_bytes as usize,
+        timeout: std::time::Duration::from_millis(o.batch_timeout_ms.max(1)),
+    }
+}
+
+impl Chain {
+    /// A chain over a ledger that already holds at least its genesis block.
+    pub fn new(
+        ledger: Arc<SledStore>,
+        bundle: Arc<ChannelBundle>,
+        signer: Arc<Signer>,
+        on_config: Box<dyn Fn(&ChannelBundle) + Send>,
+    ) -> (Self, ChainView) {
+        let info = ledger.info();
+        let last_config = info
+            .height
+            .checked_sub(1)
+            .and_then(|n| ledger.block(n).ok().flatten())
+            .and_then(|b| block::last_config_index(&b))
+            .unwrap_or(0);
+        let (bundle_tx, bundle_rx) = watch::channel(bundle.clone());
+        let (height_tx, height_rx) = watch::channel(info.height);
+        let chain = Self {
+            channel: bundle.channel_id().to_string(),
+            ledger,
+            signer,
+            cutter: BlockCutter::new(batch_config(&bundle)),
+            last_config,
+            bundle: bundle_tx,
+            height: height_tx,
+            on_config,
+        };
+        (
+            chain,
+            ChainView {
+                bundle: bundle_rx,
+                height: height_rx,
+            },
+        )
+    }
+
+    /// Runs until the queue closes. A ledger failure stops the chain: an orderer that cannot persist must not
+    /// acknowledge more.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<ChainMsg>) -> Result<(), ChainError> {
+        loop {
+            let deadline = self.cutter.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    None => return Ok(()),
+                    Some(ChainMsg::Normal { env, tx_id }) => {
+                        tracing::debug!(target: "orderer", channel = %self.channel, %tx_id, "ordered");
+                        for batch in self.cutter.ordered(env, Instant::now()) {
+                            self.write(batch, None)?;
+                        }
+                    }
+                    Some(ChainMsg::Config { update, envelope, reply }) => {
+                        let result = self.config(update, envelope)?;
+                        let _ = reply.send(result);
+                    }
+                },
+                () = timer => {
+                    if let Some(batch) = self.cutter.handle_timeout(Instant::now()) {
+                        self.write(batch, None)?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn config(
+        &mut self,
+        update: Update,
+        envelope: Envelope,
+    ) -> Result<Result<(), Rejection>, ChainError> {
+        let bundle = self.bundle.borrow().clone();
+        let next = match config_update::apply(&bundle, &update, unix_now()) {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+        let next_bundle = match ChannelBundle::new(next.clone()) {
+            Ok(b) => Arc::new(b),
+            Err(e) => {
+                return Ok(Err(Rejection {
+                    status: weft_wire::common::Status::BadRequest,
+                    reason: e.to_string(),
+                }));
+            }
+        };
+        if let Some(batch) = self.cutter.cut() {
+            self.write(batch, None)?;
+        }
+        let data = ConfigEnvelope {
+            config: Some(next),
+            last_update: Some(envelope),
+        }
+        .encode_to_vec();
+        let (env, tx_id) = envelope::create(
+            &self.signer,
+            HeaderType::Config,
+            &self.channel,
+            data,
+            SystemTime::now(),
+        );
+        self.write(vec![env.encode_to_vec()], Some(next_bundle.clone()))?;
+        tracing::info!(target: "orderer", channel = %self.channel, %tx_id, sequence = next_bundle.config().sequence,
+            "config update applied");
+        self.cutter.reconfigure(batch_config(&next_bundle));
+        (self.on_config)(&next_bundle);
+        self.bundle.send_replace(next_bundle);
+        Ok(Ok(()))
+    }
+
+    fn write(
+        &mut self,
+        batch: Vec<Vec<u8>>,
+        config: Option<Arc<ChannelBundle>>,
+    ) -> Result<(), ChainError> {
+        let info = self.ledger.info();
+        let tx_ids: Vec<(String, u32)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, raw)| {
+                let env = Envelope::decode(raw.as_slice()).ok()?;
+                Some((envelope::open(&env).ok()?.channel_header.tx_id, i as u32))
+            })
+            .collect();
+        let mut b = block::new_block(info.height, info.current_hash, batch);
+        if config.is_some() {
+            self.last_config = info.height;
+        }
+        block::sign_block(&mut b, &self.signer, self.last_config);
+        let commit = Commit {
+            tx_ids,
+            config: config.map(|c| c.config().encode_to_vec()),
+        };
+        let count = b.data.as_ref().map_or(0, |d| d.data.len());
+        let info = self
+            .ledger
+            .append(&b, commit)
+            .map_err(|source| ChainError::Ledger {
+                channel: self.channel.clone(),
+                source,
+            })?;
+        tracing::info!(target: "orderer", channel = %self.channel, block = info.height - 1, txs = count,
+            "created block");
+        metrics::gauge!("ledger_blockchain_height", "channel" => self.channel.clone())
+            .set(info.height as f64);
+        self.height.send_replace(info.height);
+        Ok(())
+    }
+}
+
+/// The genesis block of a new channel: its config, signed by the orderer, with the creation tx as last update.
+pub fn channel_genesis(
+    signer: &Signer,
+    config: weft_wire::common::ChannelConfig,
+    creation: Envelope,
+) -> Block {
+    let channel = config.channel_id.clone();
+    let data = ConfigEnvelope {
+        config: Some(config),
+        last_update: Some(creation),
+    }
+    .encode_to_vec();
+    let (env, _) = envelope::create(
+        signer,
+        HeaderType::Config,
+        &channel,
+        data,
+        SystemTime::now(),
+    );
+    let mut b = block::new_block(0, Vec::new(), vec![env.encode_to_vec()]);
+    block::sign_block(&mut b, signer, 0);
+    b
+}
+
+/// Seconds since the Unix epoch, for certificate validity checks.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,125 @@
+//! `peer node start` and `peer node status`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use weft_crypto::LocalMsp;
+use weft_ledger::Ledgers;
+use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
+use weft_ops::admin::{AdminState, HealthCheck};
+
+use super::context::load_config;
+use crate::node::PeerNode;
+
+/// The ledger folder accepts writes.
+struct LedgerWritable(std::path::PathBuf);
+
+impl HealthCheck for LedgerWritable {
+    fn component(&self) -> &str {
+        "ledger"
+    }
+    fn check(&self) -> Result<(), String> {
+        let probe = self.0.join(".healthz");
+        std::fs::write(&probe, b"ok")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `peer node status`: exit 0 when `/healthz` answers 200.
+pub fn status() -> Result<bool> {
+    let config = load_config()?;
+    let addr = &config.config.operations.listen_address;
+    let addr = addr.replace("0.0.0.0", "127.0.0.1");
+    let (code, body) = weft_ops::admin::http_get::get(&addr, "/healthz", Duration::from_secs(5))
+        .with_context(|| format!("asking {addr}/healthz (operations.listenAddress)"))?;
+    println!("{body}");
+    Ok(code == 200)
+}
+
+/// `peer node start`: runs until SIGINT or SIGTERM.
+pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
+    let resolved = load_config()?;
+    let p = &resolved.config.peer;
+    let msp_dir = resolved.path(&p.msp_config_path);
+    let local = LocalMsp::load(&msp_dir, &p.local_msp_id).with_context(|| {
+        format!(
+            "loading the local MSP (peer.mspConfigPath = {})",
+            msp_dir.display()
+        )
+    })?;
+    let tls = NodeTls::load(
+        &resolved.path(&p.tls.cert.file),
+        &resolved.path(&p.tls.key.file),
+    )
+    .context("loading peer.tls.cert.file / peer.tls.key.file")?;
+    let mut roots = local.tls_ca_certs.clone();
+    let rootcert = resolved.path(&p.tls.rootcert.file);
+    if let Ok(data) = std::fs::read(&rootcert) {
+        roots.extend(weft_crypto::pem::blocks(&data, "CERTIFICATE").map_err(anyhow::Error::msg)?);
+    }
+    let trust = TrustStore::new(roots);
+    let listen: std::net::SocketAddr = tokio::net::lookup_host(&p.listen_address)
+        .await
+        .with_context(|| format!("peer.listenAddress {}", p.listen_address))?
+        .next()
+        .with_context(|| {
+            format!(
+                "peer.listenAddress {} resolves to nothing",
+                p.listen_address
+            )
+        })?;
+    let endpoint = Endpoint::bind(listen, &tls, &trust, TransportConfig::default())?;
+    let ledger_dir = resolved.path(&p.file_system_path).join("ledgers");
+    let ledgers = Ledgers::open(&ledger_dir)
+        .with_context(|| format!("peer.fileSystemPath {}", ledger_dir.display()))?;
+
+    let mut admin = AdminState::new(
+        env!("CARGO_PKG_VERSION"),
+        option_env!("WEFT_COMMIT").unwrap_or("unknown"),
+    );
+    admin.log = Some(log);
+    admin.checks.push(Arc::new(LedgerWritable(ledger_dir)));
+    if resolved.config.metrics.provider == "prometheus" {
+        admin.metrics = Some(weft_ops::admin::install_metrics()?);
+    }
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let node = PeerNode::start(
+        p.id.clone(),
+        local,
+        endpoint.clone(),
+        trust,
+        ledgers,
+        shutdown_rx.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let ops_addr = &resolved.config.operations.listen_address;
+    let listener = tokio::net::TcpListener::bind(ops_addr)
+        .await
+        .with_context(|| format!("operations.listenAddress {ops_addr}"))?;
+    let router = weft_ops::admin::router(admin).merge(crate::http::routes(node.clone()));
+    let mut ops_shutdown = shutdown_rx.clone();
+    let ops = tokio::spawn(weft_ops::admin::serve(listener, router, async move {
+        let _ = ops_shutdown.changed().await;
+    }));
+    tracing::info!(target: "peer", peer = %p.id, listen = %endpoint.local_addr()?, operations = %ops_addr,
+        msp = %p.local_msp_id, "Started peer");
+    let server = tokio::spawn(crate::admin_service::serve(node));
+    shutdown_signal().await;
+    tracing::info!(target: "peer", "stopping");
+    let _ = shutdown_tx.send(true);
+    endpoint.close();
+    let _ = ops.await;
+    server.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

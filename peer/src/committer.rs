@@ -1,0 +1,222 @@
+//! A joined channel on the peer: its ledger, its current config, and the commit of verified blocks.
+//!
+//! Every block is verified (number, previous hash, data hash, orderer signature against the config in force)
+//! before anything is written; its transactions get validation codes in the TRANSACTIONS_FILTER metadata; and
+//! block, tx index, height and any new config commit in one ledger transaction.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+use weft_crypto::block::{self, BlockError};
+use weft_crypto::{ChannelBundle, envelope};
+use weft_ledger::{BlockStore, ChainInfo, Commit, LedgerError, SledStore};
+use weft_wire::Message;
+use weft_wire::common::{Block, BlockMetadataIndex, Envelope, HeaderType, TxValidationCode};
+
+/// Why a block was not committed. The ledger is unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("refused block: {0}")]
+    Refused(#[from] BlockError),
+    #[error("refused block {number}: bad channel config: {reason}")]
+    BadConfig { number: u64, reason: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// A channel this peer has joined.
+pub struct ChannelState {
+    pub id: String,
+    pub ledger: Arc<SledStore>,
+    bundle: RwLock<Arc<ChannelBundle>>,
+    height: watch::Sender<u64>,
+    // One committer at a time: appends must see the height they verified against.
+    commit_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for ChannelState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelState")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelState {
+    /// Reopens a joined channel from its ledger.
+    pub fn open(id: &str, ledger: Arc<SledStore>) -> Result<Self, String> {
+        let raw = ledger
+            .config()
+            .map_err(|e| e.to_string())?
+            .ok_or("ledger has no config block")?;
+        let config = weft_wire::decode("channel config", &raw).map_err(|e| e.to_string())?;
+        let bundle = ChannelBundle::new(config).map_err(|e| e.to_string())?;
+        let height = ledger.info().height;
+        Ok(Self::new(id, ledger, bundle, height))
+    }
+
+    fn new(id: &str, ledger: Arc<SledStore>, bundle: ChannelBundle, height: u64) -> Self {
+        metrics::gauge!("ledger_blockchain_height", "channel" => id.to_string()).set(height as f64);
+        Self {
+            id: id.to_string(),
+            ledger,
+            bundle: RwLock::new(Arc::new(bundle)),
+            height: watch::channel(height).0,
+            commit_lock: Mutex::new(()),
+        }
+    }
+
+    /// Joins a channel: `genesis` must be its block 0, a config block. The join block is trusted as the
+    /// administrator's choice (as in Fabric); its data hash must still be right.
+    pub fn join(ledger: Arc<SledStore>, genesis: &Block, now: i64) -> Result<Self, CommitError> {
+        let number = block::check_data_hash(genesis)?;
+        if number != 0 {
+            return Err(BlockError::WrongNumber {
+                expected: 0,
+                got: number,
+            }
+            .into());
+        }
+        let bad = |reason: String| CommitError::BadConfig { number, reason };
+        let config = block::config_of(genesis)
+            .map_err(bad)?
+            .ok_or_else(|| bad("block 0 is not a config block".into()))?;
+        let id = config.channel_id.clone();
+        let bundle = ChannelBundle::new(config.clone()).map_err(|e| bad(e.to_string()))?;
+        if ledger.info().height == 0 {
+            let (block, commit) = prepare(
+                genesis.clone(),
+                &bundle,
+                &ledger,
+                Some(config.encode_to_vec()),
+                now,
+            );
+            ledger.append(&block, commit)?;
+        }
+        let height = ledger.info().height;
+        Ok(Self::new(&id, ledger, bundle, height))
+    }
+
+    pub fn bundle(&self) -> Arc<ChannelBundle> {
+        self.bundle.read().expect("bundle lock").clone()
+    }
+
+    pub fn info(&self) -> ChainInfo {
+        self.ledger.info()
+    }
+
+    /// A watch of the height, for waiters.
+    pub fn height(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    /// Verifies and commits the next block. Returns the new chain info and, for a config block, the new config.
+    pub fn commit(
+        &self,
+        block: Block,
+        now: i64,
+    ) -> Result<(ChainInfo, Option<Arc<ChannelBundle>>), CommitError> {
+        let _guard = self.commit_lock.lock().expect("commit lock");
+        let info = self.ledger.info();
+        let bundle = self.bundle();
+        block::verify_next(&block, info.height, &info.current_hash, &bundle, now)?;
+        let number = info.height;
+        let bad = |reason: String| CommitError::BadConfig { number, reason };
+        let new_bundle = match block::config_of(&block).map_err(bad)? {
+            Some(config) => {
+                if config.channel_id != self.id {
+                    return Err(bad(format!("config names channel {:?}", config.channel_id)));
+                }
+                if config.sequence <= bundle.config().sequence {
+                    return Err(bad(format!(
+                        "config sequence {} does not follow {}",
+                        config.sequence,
+                        bundle.config().sequence
+                    )));
+                }
+                Some(Arc::new(
+                    ChannelBundle::new(config).map_err(|e| bad(e.to_string()))?,
+                ))
+            }
+            None => None,
+        };
+        let raw_config = new_bundle.as_ref().map(|b| b.config().encode_to_vec());
+        let (block, commit) = prepare(
+            block,
+            new_bundle.as_deref().unwrap_or(&bundle),
+            &self.ledger,
+            raw_config,
+            now,
+        );
+        let info = self.ledger.append(&block, commit)?;
+        if let Some(b) = &new_bundle {
+            *self.bundle.write().expect("bundle lock") = b.clone();
+        }
+        metrics::gauge!("ledger_blockchain_height", "channel" => self.id.clone())
+            .set(info.height as f64);
+        self.height.send_replace(info.height);
+        Ok((info, new_bundle))
+    }
+}
+
+/// Computes each transaction's validation code and the tx index entries, and records the codes in the block.
+fn prepare(
+    mut block: Block,
+    bundle: &ChannelBundle,
+    ledger: &SledStore,
+    config: Option<Vec<u8>>,
+    now: i64,
+) -> (Block, Commit) {
+    let mut codes = Vec::new();
+    let mut tx_ids: Vec<(String, u32)> = Vec::new();
+    for (i, raw) in block.data.iter().flat_map(|d| &d.data).enumerate() {
+        let (code, tx_id) = validate_tx(raw, bundle, now);
+        let code = match tx_id {
+            Some(id)
+                if tx_ids.iter().any(|(t, _)| *t == id)
+                    || ledger.tx_location(&id).ok().flatten().is_some() =>
+            {
+                TxValidationCode::DuplicateTxid
+            }
+            Some(id) => {
+                tx_ids.push((id, i as u32));
+                code
+            }
+            None => code,
+        };
+        codes.push(code as u8);
+    }
+    let md = &mut block.metadata.get_or_insert_with(Default::default).metadata;
+    md.resize(3, Vec::new());
+    md[BlockMetadataIndex::TransactionsFilter as usize] = codes;
+    (block, Commit { tx_ids, config })
+}
+
+/// The validation code of one transaction and its id (when it has a well-formed header).
+fn validate_tx(raw: &[u8], bundle: &ChannelBundle, now: i64) -> (TxValidationCode, Option<String>) {
+    let Ok(env) = Envelope::decode(raw) else {
+        return (TxValidationCode::NilEnvelope, None);
+    };
+    let Ok(opened) = envelope::open(&env) else {
+        return (TxValidationCode::BadPayload, None);
+    };
+    let tx_id = Some(opened.channel_header.tx_id.clone()).filter(|t| !t.is_empty());
+    let code = match HeaderType::try_from(opened.header_type()) {
+        // Config transactions are verified as part of the orderer-signed block.
+        Ok(HeaderType::Config) => TxValidationCode::Valid,
+        Ok(_) if opened.channel_id() != bundle.channel_id() => {
+            TxValidationCode::TargetChainNotFound
+        }
+        Ok(_) => match bundle
+            .verify_signers(&[opened.signed_data()], now)
+            .0
+            .is_empty()
+        {
+            true => TxValidationCode::BadCreatorSignature,
+            // Endorser transactions are validated by the transactions feature; other types are unknown here.
+            false => TxValidationCode::UnknownTxType,
+        },
+        Err(_) => TxValidationCode::UnknownTxType,
+    };
+    (code, tx_id)
+}

@@ -1,0 +1,296 @@
+//! `core.yaml` with `CORE_*` environment overrides: Fabric's key names and defaults.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CoreConfig {
+    pub peer: Peer,
+    pub operations: Operations,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Peer {
+    pub id: String,
+    pub network_id: String,
+    pub listen_address: String,
+    /// The endpoint other peers of the org (and, in the CLI, the client) use to reach this peer.
+    pub address: String,
+    pub file_system_path: String,
+    pub msp_config_path: String,
+    pub local_msp_id: String,
+    pub tls: PeerTls,
+    pub gossip: Gossip,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Self {
+            id: "jdoe".into(),
+            network_id: "dev".into(),
+            listen_address: "0.0.0.0:7051".into(),
+            address: "0.0.0.0:7051".into(),
+            file_system_path: "/var/hyperledger/production".into(),
+            msp_config_path: "msp".into(),
+            local_msp_id: "SampleOrg".into(),
+            tls: PeerTls::default(),
+            gossip: Gossip::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct File {
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PeerTls {
+    pub enabled: bool,
+    pub client_auth_required: bool,
+    pub cert: File,
+    pub key: File,
+    pub rootcert: File,
+    pub client_cert: File,
+    pub client_key: File,
+    pub serverhostoverride: String,
+}
+
+impl Default for PeerTls {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            client_auth_required: true,
+            cert: File {
+                file: "tls/server.crt".into(),
+            },
+            key: File {
+                file: "tls/server.key".into(),
+            },
+            rootcert: File {
+                file: "tls/ca.crt".into(),
+            },
+            client_cert: File::default(),
+            client_key: File::default(),
+            serverhostoverride: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Gossip {
+    /// Same-org peers contacted at start (space-separated in `CORE_PEER_GOSSIP_BOOTSTRAP`).
+    pub bootstrap: Vec<String>,
+    pub use_leader_election: bool,
+    pub org_leader: bool,
+    /// The endpoint other orgs see; empty means this peer is invisible to them.
+    pub external_endpoint: String,
+}
+
+impl Default for Gossip {
+    fn default() -> Self {
+        // Fabric 2.2+: every peer is a static leader unless told otherwise.
+        Self {
+            bootstrap: Vec::new(),
+            use_leader_election: false,
+            org_leader: true,
+            external_endpoint: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Operations {
+    pub listen_address: String,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Self {
+            listen_address: "127.0.0.1:9443".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Metrics {
+    pub provider: String,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            provider: "prometheus".into(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used; the message names the key (and its environment variable).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Load(#[from] weft_ops::config::ConfigError),
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+/// A checked configuration and the folder relative paths resolve against.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub config: CoreConfig,
+    pub base_dir: PathBuf,
+}
+
+impl Resolved {
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.base_dir.join(p)
+    }
+}
+
+/// Loads `core.yaml` from `cfg_dir` (`FABRIC_CFG_PATH`; when given, the file must exist) and applies `CORE_*`
+/// overrides from `env`. Without a folder, Fabric's defaults and the environment make the configuration.
+pub fn load(
+    cfg_dir: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Resolved, ConfigError> {
+    let file = cfg_dir.map(|d| d.join("core.yaml"));
+    let loaded = weft_ops::config::load::<CoreConfig>(file.as_deref(), "CORE", env)?;
+    let config = loaded.value;
+    let g = &config.peer.gossip;
+    if g.use_leader_election && g.org_leader {
+        return Err(ConfigError::Invalid {
+            key: "peer.gossip.useLeaderElection and peer.gossip.orgLeader".into(),
+            reason:
+                "both are true (CORE_PEER_GOSSIP_USELEADERELECTION, CORE_PEER_GOSSIP_ORGLEADER): \
+                     a peer is either elected or a static leader; set one of them to false"
+                    .into(),
+        });
+    }
+    if !config.peer.tls.enabled {
+        return Err(ConfigError::Invalid {
+            key: "peer.tls.enabled (CORE_PEER_TLS_ENABLED)".into(),
+            reason: "weft speaks QUIC, which always uses TLS; set it to true".into(),
+        });
+    }
+    if config.metrics.provider != "prometheus" && config.metrics.provider != "disabled" {
+        return Err(ConfigError::Invalid {
+            key: "metrics.provider (CORE_METRICS_PROVIDER)".into(),
+            reason: format!(
+                "{:?} is not supported (expected prometheus or disabled)",
+                config.metrics.provider
+            ),
+        });
+    }
+    Ok(Resolved {
+        config,
+        base_dir: loaded.base_dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn fabric_env_names_set_nested_keys() {
+        let r = load(
+            None,
+            env(&[
+                ("CORE_PEER_ID", "peer0.org1.example.com"),
+                ("CORE_PEER_ADDRESS", "peer0.org1.example.com:7051"),
+                ("CORE_PEER_LOCALMSPID", "Org1MSP"),
+                ("CORE_PEER_TLS_CERT_FILE", "/etc/tls/server.crt"),
+                ("CORE_PEER_TLS_ROOTCERT_FILE", "/etc/tls/ca.crt"),
+                (
+                    "CORE_PEER_GOSSIP_BOOTSTRAP",
+                    "peer1.org1.example.com:8051 peer2.org1.example.com:9051",
+                ),
+                (
+                    "CORE_PEER_GOSSIP_EXTERNALENDPOINT",
+                    "peer0.org1.example.com:7051",
+                ),
+                ("CORE_PEER_FILESYSTEMPATH", "/tmp/p"),
+                ("CORE_OPERATIONS_LISTENADDRESS", "0.0.0.0:9444"),
+            ]),
+        )
+        .unwrap();
+        let p = &r.config.peer;
+        assert_eq!(p.id, "peer0.org1.example.com");
+        assert_eq!(p.local_msp_id, "Org1MSP");
+        assert_eq!(p.tls.cert.file, "/etc/tls/server.crt");
+        assert_eq!(p.tls.rootcert.file, "/etc/tls/ca.crt");
+        assert_eq!(
+            p.gossip.bootstrap,
+            vec!["peer1.org1.example.com:8051", "peer2.org1.example.com:9051"]
+        );
+        assert_eq!(p.gossip.external_endpoint, "peer0.org1.example.com:7051");
+        assert_eq!(p.file_system_path, "/tmp/p");
+        assert_eq!(r.config.operations.listen_address, "0.0.0.0:9444");
+    }
+
+    #[test]
+    fn both_leader_keys_true_is_refused_naming_both() {
+        let err = load(None, env(&[("CORE_PEER_GOSSIP_USELEADERELECTION", "true")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("useLeaderElection") && err.contains("orgLeader"),
+            "{err}"
+        );
+        assert!(
+            err.contains("CORE_PEER_GOSSIP_USELEADERELECTION")
+                && err.contains("CORE_PEER_GOSSIP_ORGLEADER")
+        );
+        load(
+            None,
+            env(&[
+                ("CORE_PEER_GOSSIP_USELEADERELECTION", "true"),
+                ("CORE_PEER_GOSSIP_ORGLEADER", "false"),
+            ]),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = load(None, env(&[("CORE_PEER_GOSSIP_ORGLEADER", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("peer.gossip.orgLeader"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("core.yaml"),
+            "peer:\n  tls:\n    enabled: false\n",
+        )
+        .unwrap();
+        let err = load(Some(dir.path()), Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("peer.tls.enabled"), "{err}");
+    }
+
+    #[test]
+    fn missing_core_yaml_names_the_path_and_no_folder_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(Some(&dir.path().join("nope")), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope/core.yaml"), "{err}");
+        let r = load(None, Vec::new()).unwrap();
+        assert_eq!(r.config.peer.listen_address, "0.0.0.0:7051");
+    }
+}

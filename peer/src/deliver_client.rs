@@ -1,0 +1,107 @@
+//! The deliver client: pulls a channel's blocks from the orderer, verifies and commits them.
+//!
+//! Every peer is a static leader for now (Fabric 2.2+'s default), so every peer runs one per channel. It
+//! asks for blocks from its height onwards and reconnects with backoff when the stream breaks. A block that
+//! fails verification is logged, counted and dropped, and the stream is restarted from the peer's height.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::client::{self, ClientError};
+use crate::committer::{ChannelState, CommitError};
+use crate::node::PeerNode;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until `shutdown` turns true.
+pub async fn run(
+    node: Arc<PeerNode>,
+    state: Arc<ChannelState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut attempt = 0usize;
+    loop {
+        let addresses = state.bundle().config().orderer_addresses.clone();
+        let result = if addresses.is_empty() {
+            Err(ClientError::Transport(
+                "the channel config lists no orderer address".into(),
+            ))
+        } else {
+            let address = &addresses[attempt % addresses.len()];
+            tokio::select! {
+                r = session(&node, &state, address) => r,
+                _ = shutdown.changed() => return,
+            }
+        };
+        attempt += 1;
+        match result {
+            Ok(progressed) if progressed => backoff = MIN_BACKOFF,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "deliveryClient", channel = %state.id, error = %e, retry_in = ?backoff,
+                    "deliver stream failed");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One Deliver stream. Returns whether any block was committed.
+async fn session(
+    node: &PeerNode,
+    state: &ChannelState,
+    address: &str,
+) -> Result<bool, ClientError> {
+    let conn = node
+        .endpoint
+        .connect_host(address, None)
+        .await
+        .map_err(ClientError::Transport)?;
+    let height = state.info().height;
+    let seek = client::seek_envelope(
+        &node.signer,
+        &state.id,
+        client::at(height),
+        client::at(u64::MAX),
+        true,
+    );
+    let mut stream = client::deliver(&conn, seek).await?;
+    tracing::info!(target: "deliveryClient", channel = %state.id, orderer = %address, from = height,
+        "pulling blocks from the ordering service");
+    let mut progressed = false;
+    while let Some(block) = client::next_block(&mut stream).await? {
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        match state.commit(block, crate::now_unix()) {
+            Ok((info, config)) => {
+                progressed = true;
+                tracing::info!(target: "committer", channel = %state.id, block = number, height = info.height,
+                    "committed block");
+                if let Some(bundle) = config {
+                    node.trust.extend(bundle.tls_roots());
+                    tracing::info!(target: "peer", channel = %state.id, sequence = bundle.config().sequence,
+                        "applied new channel config");
+                }
+            }
+            Err(CommitError::Ledger(e)) => {
+                return Err(ClientError::Transport(format!("ledger: {e}")));
+            }
+            Err(e) => {
+                metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone())
+                    .increment(1);
+                tracing::warn!(target: "deliveryClient", channel = %state.id, orderer = %address, block = number,
+                    error = %e, "refused block from the ordering service");
+                conn.close("refused block");
+                return Ok(progressed);
+            }
+        }
+    }
+    Ok(progressed)
+}

@@ -1,0 +1,28 @@
+//! weft's peer: a committing node and Fabric's `peer` CLI.
+//!
+//! Layout:
+//! - [`config`]: `core.yaml` with `CORE_*` overrides.
+//! - [`committer`]: a joined channel: verify, validate and commit blocks.
+//! - [`deliver_client`]: pulls blocks from the orderer.
+//! - [`node`]: the process's shared state and channel joining.
+//! - [`admin_service`]: the QUIC service for `peer channel join | getinfo | list`.
+//! - [`http`]: the peer's admin HTTP routes.
+//! - [`client`]: Broadcast, Deliver and admin calls as a client.
+//! - [`cli`]: the `peer` command line.
+
+pub mod admin_service;
+pub mod cli;
+pub mod client;
+pub mod committer;
+pub mod config;
+pub mod deliver_client;
+pub mod http;
+pub mod node;
+
+/// Seconds since the Unix epoch, for certificate validity checks.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
