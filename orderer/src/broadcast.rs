@@ -109,7 +109,7 @@ async fn process(registry: &Arc<Registry>, env: Envelope) -> Result<(), Rejectio
         .as_ref()
         .map_or_else(|r| r.status, |()| Status::Success);
     metrics::counter!("broadcast_processed_count", "channel" => channel_id.clone(),
-        "type" => format!("{kind:?}"), "status" => format!("{status:?}"))
+        "type" => kind.map_or("UNKNOWN", |k| k.as_str_name()), "status" => status.as_str_name())
     .increment(1);
     if let Err(r) = &outcome {
         tracing::warn!(target: "orderer", channel = %channel_id, status = ?r.status, reason = %r.reason,

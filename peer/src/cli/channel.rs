@@ -90,13 +90,7 @@ pub async fn run(args: ChannelArgs) -> Result<()> {
             let Some(peer_admin_response::Result::Info(info)) = resp.result else {
                 bail!("the peer returned no chain info");
             };
-            let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-            let json = serde_json::json!({
-                "height": info.height,
-                "currentBlockHash": b64(&info.current_block_hash),
-                "previousBlockHash": b64(&info.previous_block_hash),
-            });
-            println!("Blockchain info: {json}");
+            println!("Blockchain info: {}", blockchain_info_json(&info));
         }
         ChannelCmd::List => {
             let conn = ctx.peer().await?;
@@ -184,4 +178,22 @@ async fn wait_for_block(
             }
         }
     }
+}
+
+/// Fabric's `getinfo` JSON: height first, hashes in base64.
+pub fn blockchain_info_json(info: &weft_wire::service::BlockchainInfo) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info {
+        height: u64,
+        current_block_hash: String,
+        previous_block_hash: String,
+    }
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    serde_json::to_string(&Info {
+        height: info.height,
+        current_block_hash: b64(&info.current_block_hash),
+        previous_block_hash: b64(&info.previous_block_hash),
+    })
+    .expect("plain struct serialises")
 }

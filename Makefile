@@ -1,0 +1,32 @@
+# weft: the two commands are `make demo` (run Fabric's first-network locally) and `make test`.
+CARGO ?= cargo
+NETWORK := deploy/local/network.sh
+
+.PHONY: build demo up down status test clean
+
+build:
+	$(CARGO) build --workspace --bins
+
+## Fabric's first-network as local processes on 127.0.0.1 with byfn's steps; Ctrl-C stops everything.
+demo: build
+	bash $(NETWORK) demo
+
+## The same network in the background; returns when it is ready.
+up: build
+	bash $(NETWORK) up
+
+## Stop the background network and remove its state.
+down:
+	bash $(NETWORK) down
+
+status:
+	bash $(NETWORK) status
+
+## The whole test suite (unit, codec, ledger, QUIC, process tests), with formatting and lints.
+test: build
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+clean: down
+	$(CARGO) clean

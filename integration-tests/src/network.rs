@@ -1,0 +1,525 @@
+//! Fabric's first-network as child processes on free loopback ports.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tempfile::TempDir;
+
+use crate::{bin_dir, free_port, repo_root, wait_for};
+
+/// The channel every test network creates.
+pub const CHANNEL: &str = "mychannel";
+
+/// A node of the network.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Fabric name, e.g. `peer0.org1.example.com`.
+    pub name: String,
+    /// 0 for the orderer, 1 or 2 for peers.
+    pub org: u8,
+    /// `peer0` / `peer1` (peers only).
+    pub peer: String,
+    pub port: u16,
+    pub ops: u16,
+}
+
+impl NodeInfo {
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn ops_address(&self) -> String {
+        format!("127.0.0.1:{}", self.ops)
+    }
+}
+
+/// How to generate a network.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Orderer addresses written to the channel config before the real orderer's (e.g. a rogue orderer).
+    pub extra_orderer_addresses_first: Vec<String>,
+}
+
+/// A generated network and its running processes; every process is killed on drop.
+pub struct Network {
+    pub dir: TempDir,
+    pub orderer: NodeInfo,
+    pub peers: Vec<NodeInfo>,
+    children: HashMap<String, Child>,
+    bin: PathBuf,
+}
+
+fn run(cmd: &mut Command) -> Result<Output> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+impl Network {
+    /// Generates crypto material and channel artifacts for the first-network in a temp dir.
+    pub fn generate(options: Options) -> Result<Self> {
+        let bin = bin_dir();
+        for b in ["peer", "orderer", "configtxgen", "weft-ca"] {
+            if !bin.join(b).exists() {
+                bail!(
+                    "{} is missing: build the workspace's binaries first (cargo build --workspace)",
+                    bin.join(b).display()
+                );
+            }
+        }
+        let dir = tempfile::Builder::new().prefix("weft-net-").tempdir()?;
+        std::fs::create_dir_all(dir.path().join("logs"))?;
+        let node = |name: &str, org: u8, peer: &str| NodeInfo {
+            name: name.into(),
+            org,
+            peer: peer.into(),
+            port: free_port(),
+            ops: free_port(),
+        };
+        let orderer = node("orderer.example.com", 0, "");
+        let peers = vec![
+            node("peer0.org1.example.com", 1, "peer0"),
+            node("peer1.org1.example.com", 1, "peer1"),
+            node("peer0.org2.example.com", 2, "peer0"),
+            node("peer1.org2.example.com", 2, "peer1"),
+        ];
+        let local = repo_root().join("deploy/local");
+        run(Command::new(bin.join("weft-ca"))
+            .args(["cryptogen", "generate"])
+            .arg(format!(
+                "--config={}",
+                local.join("crypto-config.yaml").display()
+            ))
+            .arg(format!(
+                "--output={}",
+                dir.path().join("crypto-config").display()
+            )))?;
+        let mut tmpl = std::fs::read_to_string(local.join("configtx.yaml.tmpl"))?;
+        for extra in options.extra_orderer_addresses_first.iter().rev() {
+            tmpl = tmpl.replacen(
+                "    Addresses:\n",
+                &format!("    Addresses:\n        - {extra}\n"),
+                1,
+            );
+        }
+        let configtx = tmpl
+            .replace("@ORDERER_ADDRESS@", &orderer.address())
+            .replace("@ORG1_ANCHOR_HOST@", "127.0.0.1")
+            .replace("@ORG1_ANCHOR_PORT@", &peers[0].port.to_string())
+            .replace("@ORG2_ANCHOR_HOST@", "127.0.0.1")
+            .replace("@ORG2_ANCHOR_PORT@", &peers[2].port.to_string())
+            .replace("@BATCH_TIMEOUT@", "2s");
+        std::fs::write(dir.path().join("configtx.yaml"), configtx)?;
+        let net = Self {
+            dir,
+            orderer,
+            peers,
+            children: HashMap::new(),
+            bin,
+        };
+        let configtxgen = |args: &[&str]| {
+            run(Command::new(net.bin.join("configtxgen"))
+                .arg("-configPath")
+                .arg(net.dir.path())
+                .args(args))
+        };
+        let art = |f: &str| {
+            net.path(&format!("channel-artifacts/{f}"))
+                .display()
+                .to_string()
+        };
+        std::fs::create_dir_all(net.path("channel-artifacts"))?;
+        configtxgen(&[
+            "-profile",
+            "TwoOrgsOrdererGenesis",
+            "-channelID",
+            "system-channel",
+            "-outputBlock",
+            &art("genesis.block"),
+        ])?;
+        configtxgen(&[
+            "-profile",
+            "TwoOrgsChannel",
+            "-channelID",
+            CHANNEL,
+            "-outputCreateChannelTx",
+            &art("channel.tx"),
+        ])?;
+        for org in ["Org1MSP", "Org2MSP"] {
+            let out = art(&format!("{org}anchors.tx"));
+            configtxgen(&[
+                "-profile",
+                "TwoOrgsChannel",
+                "-channelID",
+                CHANNEL,
+                "-outputAnchorPeersUpdate",
+                &out,
+                "-asOrg",
+                org,
+            ])?;
+        }
+        Ok(net)
+    }
+
+    /// A path inside the network's folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn peer(&self, name: &str) -> &NodeInfo {
+        self.peers
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no peer {name}"))
+    }
+
+    fn node(&self, name: &str) -> &NodeInfo {
+        if name == self.orderer.name {
+            &self.orderer
+        } else {
+            self.peer(name)
+        }
+    }
+
+    fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(&format!("logs/{name}.log")))?;
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .env("FABRIC_LOGGING_SPEC", "info");
+        cmd.env_remove("FABRIC_CFG_PATH");
+        let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        self.children.insert(name.to_string(), child);
+        let ops = self.node(name).ops_address();
+        let name_owned = name.to_string();
+        wait_for(&format!("{name} /healthz"), Duration::from_secs(30), || {
+            if let Some(status) = self
+                .children
+                .get_mut(&name_owned)
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "{name_owned} exited with {status}:\n{}",
+                    self.log(&name_owned)
+                );
+            }
+            match weft_ops::admin::http_get::get(&ops, "/healthz", Duration::from_secs(2)) {
+                Ok((200, _)) => Ok(()),
+                Ok((code, body)) => Err(format!("{code} {body}")),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        Ok(())
+    }
+
+    /// Starts (or restarts) the orderer and waits until it is healthy.
+    pub fn start_orderer(&mut self) -> Result<()> {
+        let dir = self
+            .path("crypto-config/ordererOrganizations/example.com/orderers/orderer.example.com");
+        let o = self.orderer.clone();
+        let mut cmd = Command::new(self.bin.join("orderer"));
+        cmd.env("ORDERER_GENERAL_LISTENADDRESS", "127.0.0.1")
+            .env("ORDERER_GENERAL_LISTENPORT", o.port.to_string())
+            .env("ORDERER_GENERAL_LOCALMSPID", "OrdererMSP")
+            .env("ORDERER_GENERAL_LOCALMSPDIR", dir.join("msp"))
+            .env("ORDERER_GENERAL_TLS_PRIVATEKEY", dir.join("tls/server.key"))
+            .env(
+                "ORDERER_GENERAL_TLS_CERTIFICATE",
+                dir.join("tls/server.crt"),
+            )
+            .env(
+                "ORDERER_GENERAL_TLS_ROOTCAS",
+                format!("[{}]", dir.join("tls/ca.crt").display()),
+            )
+            .env(
+                "ORDERER_GENERAL_BOOTSTRAPFILE",
+                self.path("channel-artifacts/genesis.block"),
+            )
+            .env(
+                "ORDERER_FILELEDGER_LOCATION",
+                self.path("orderer.example.com"),
+            )
+            .env("ORDERER_OPERATIONS_LISTENADDRESS", o.ops_address());
+        self.spawn(&o.name, cmd)
+    }
+
+    /// Starts (or restarts) a peer and waits until it is healthy.
+    pub fn start_peer(&mut self, name: &str) -> Result<()> {
+        let p = self.peer(name).clone();
+        let org = format!("org{}.example.com", p.org);
+        let dir = self.path(&format!(
+            "crypto-config/peerOrganizations/{org}/peers/{name}"
+        ));
+        let other = self
+            .peers
+            .iter()
+            .find(|q| q.org == p.org && q.name != p.name)
+            .expect("two peers per org");
+        let mut cmd = Command::new(self.bin.join("peer"));
+        cmd.args(["node", "start"])
+            .env("CORE_PEER_ID", name)
+            .env("CORE_PEER_LISTENADDRESS", p.address())
+            .env("CORE_PEER_ADDRESS", p.address())
+            .env("CORE_PEER_GOSSIP_BOOTSTRAP", other.address())
+            .env("CORE_PEER_GOSSIP_EXTERNALENDPOINT", p.address())
+            .env("CORE_PEER_LOCALMSPID", format!("Org{}MSP", p.org))
+            .env("CORE_PEER_MSPCONFIGPATH", dir.join("msp"))
+            .env("CORE_PEER_TLS_CERT_FILE", dir.join("tls/server.crt"))
+            .env("CORE_PEER_TLS_KEY_FILE", dir.join("tls/server.key"))
+            .env("CORE_PEER_TLS_ROOTCERT_FILE", dir.join("tls/ca.crt"))
+            .env("CORE_PEER_FILESYSTEMPATH", self.path(name))
+            .env("CORE_OPERATIONS_LISTENADDRESS", p.ops_address());
+        self.spawn(name, cmd)
+    }
+
+    /// Starts the orderer and all four peers.
+    pub fn start_all(&mut self) -> Result<()> {
+        self.start_orderer()?;
+        for name in self
+            .peers
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+        {
+            self.start_peer(&name)?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs a node.
+    pub fn kill(&mut self, name: &str) {
+        if let Some(mut c) = self.children.remove(name) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The CLI environment of `org`'s admin talking to peer `target` (test-network's setGlobals).
+    pub fn cli_env(&self, target: &str) -> Vec<(String, String)> {
+        let p = self.peer(target);
+        let org = format!("org{}.example.com", p.org);
+        let base = self.path(&format!("crypto-config/peerOrganizations/{org}"));
+        let admin = base.join(format!("users/Admin@{org}"));
+        [
+            ("CORE_PEER_LOCALMSPID", format!("Org{}MSP", p.org)),
+            ("CORE_PEER_ADDRESS", p.address()),
+            (
+                "CORE_PEER_MSPCONFIGPATH",
+                admin.join("msp").display().to_string(),
+            ),
+            (
+                "CORE_PEER_TLS_ROOTCERT_FILE",
+                base.join(format!("peers/{target}/tls/ca.crt"))
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "CORE_PEER_TLS_CLIENTCERT_FILE",
+                admin.join("tls/client.crt").display().to_string(),
+            ),
+            (
+                "CORE_PEER_TLS_CLIENTKEY_FILE",
+                admin.join("tls/client.key").display().to_string(),
+            ),
+            ("CORE_OPERATIONS_LISTENADDRESS", p.ops_address()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The orderer's TLS CA file, for `--cafile`.
+    pub fn orderer_ca(&self) -> PathBuf {
+        self.path("crypto-config/ordererOrganizations/example.com/orderers/orderer.example.com/msp/tlscacerts/tlsca.example.com-cert.pem")
+    }
+
+    /// Runs `peer <args>` as the admin of `target`'s org against `target`, with `extra_env` on top.
+    pub fn cli_with(&self, target: &str, args: &[&str], extra_env: &[(&str, String)]) -> Output {
+        let mut cmd = Command::new(self.bin.join("peer"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("FABRIC_CFG_PATH");
+        for (k, v) in self.cli_env(target) {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run the peer CLI")
+    }
+
+    /// Runs `peer <args>` as the admin of `target`'s org and requires success; returns stdout.
+    pub fn cli(&self, target: &str, args: &[&str]) -> String {
+        let out = self.cli_with(target, args, &[]);
+        assert!(
+            out.status.success(),
+            "peer {args:?} against {target} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `peer <args>` with `-o <orderer> --tls --cafile <ca>` appended.
+    pub fn cli_orderer(&self, target: &str, args: &[&str]) -> String {
+        let ca = self.orderer_ca().display().to_string();
+        let o = self.orderer.address();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-o", &o, "--tls", "--cafile", &ca]);
+        self.cli(target, &all)
+    }
+
+    /// byfn's steps: create mychannel, join all four peers, update both orgs' anchor peers, and wait until
+    /// every peer has committed the three blocks.
+    pub fn byfn(&self) {
+        let art = |f: &str| {
+            self.path(&format!("channel-artifacts/{f}"))
+                .display()
+                .to_string()
+        };
+        let block = art("mychannel.block");
+        self.cli_orderer(
+            "peer0.org1.example.com",
+            &[
+                "channel",
+                "create",
+                "-c",
+                CHANNEL,
+                "-f",
+                &art("channel.tx"),
+                "--outputBlock",
+                &block,
+            ],
+        );
+        for p in &self.peers {
+            self.cli(&p.name, &["channel", "join", "-b", &block]);
+        }
+        self.cli_orderer(
+            "peer0.org1.example.com",
+            &[
+                "channel",
+                "update",
+                "-c",
+                CHANNEL,
+                "-f",
+                &art("Org1MSPanchors.tx"),
+            ],
+        );
+        self.cli_orderer(
+            "peer0.org2.example.com",
+            &[
+                "channel",
+                "update",
+                "-c",
+                CHANNEL,
+                "-f",
+                &art("Org2MSPanchors.tx"),
+            ],
+        );
+        self.wait_all_at(3);
+    }
+
+    /// `GET path` on a node's operations endpoint, parsed as JSON.
+    pub fn ops_json(&self, name: &str, path: &str) -> Result<serde_json::Value, String> {
+        let (code, body) = weft_ops::admin::http_get::get(
+            &self.node(name).ops_address(),
+            path,
+            Duration::from_secs(5),
+        )
+        .map_err(|e| e.to_string())?;
+        if code != 200 {
+            return Err(format!("{code}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))
+    }
+
+    /// `GET /metrics` on a node.
+    pub fn metrics(&self, name: &str) -> String {
+        weft_ops::admin::http_get::get(
+            &self.node(name).ops_address(),
+            "/metrics",
+            Duration::from_secs(5),
+        )
+        .map(|(_, b)| b)
+        .unwrap_or_default()
+    }
+
+    /// A peer's (height, current block hash) on mychannel, from `GET /channels`.
+    pub fn chain(&self, name: &str) -> Result<(u64, String), String> {
+        let v = self.ops_json(name, "/channels")?;
+        let ch = v["channels"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == CHANNEL))
+            .ok_or_else(|| format!("{name} has not joined {CHANNEL}: {v}"))?;
+        Ok((
+            ch["height"].as_u64().unwrap_or(0),
+            ch["current_block_hash"].as_str().unwrap_or("").to_string(),
+        ))
+    }
+
+    /// Waits until every running peer is at `height` with the same current block hash; returns the hash.
+    pub fn wait_all_at(&self, height: u64) -> String {
+        let names: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|p| self.children.contains_key(&p.name))
+            .map(|p| p.name.clone())
+            .collect();
+        wait_for(
+            &format!("all peers at height {height} with one hash"),
+            Duration::from_secs(60),
+            || {
+                let chains: Vec<(u64, String)> = names
+                    .iter()
+                    .map(|n| self.chain(n))
+                    .collect::<Result<_, _>>()?;
+                if chains.iter().all(|c| c.0 == height && c.1 == chains[0].1) {
+                    Ok(chains[0].1.clone())
+                } else {
+                    Err(format!("{names:?} → {chains:?}"))
+                }
+            },
+        )
+    }
+
+    /// A node's log so far.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(&format!("logs/{name}.log"))).unwrap_or_default()
+    }
+
+    /// The artifacts folder.
+    pub fn artifacts(&self) -> PathBuf {
+        self.path("channel-artifacts")
+    }
+
+    /// The crypto-config folder.
+    pub fn crypto(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for (_, mut c) in self.children.drain() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            // Keep the folder for post-mortem and say where it is.
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+            eprintln!("test network kept at {}", dir.keep().display());
+        }
+    }
+}
