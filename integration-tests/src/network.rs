@@ -1,7 +1,7 @@
 //! Fabric's first-network as child processes on free loopback ports.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -502,11 +502,6 @@ impl Network {
     /// The artifacts folder.
     pub fn artifacts(&self) -> PathBuf {
         self.path("channel-artifacts")
-    }
-
-    /// The crypto-config folder.
-    pub fn crypto(&self) -> &Path {
-        self.dir.path()
     }
 }
 

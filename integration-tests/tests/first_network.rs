@@ -199,10 +199,8 @@ fn clients_of_an_unknown_ca_are_refused_by_orderer_and_peers() {
         !out.status.success(),
         "a TLS client of an unknown CA was served"
     );
-    assert!(
-        err.contains("connecting to peer") || err.contains("connection"),
-        "{err}"
-    );
+    // Refused during the TLS handshake; the client sees it when connecting or when its first stream opens.
+    assert!(err.contains("handshake failed"), "{err}");
 
     let ca = net.orderer_ca().display().to_string();
     let o = net.orderer.address();

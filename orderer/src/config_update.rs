@@ -38,7 +38,6 @@ fn forbidden(reason: impl Into<String>) -> Rejection {
 /// A decoded config update with its signatures.
 pub struct Update {
     pub update: ConfigUpdate,
-    raw_update: Vec<u8>,
     signatures: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
 }
 
@@ -64,11 +63,7 @@ impl Update {
             let data = [s.signature_header.as_slice(), &env.config_update].concat();
             signatures.push((sh.creator, data, s.signature.clone()));
         }
-        Ok(Self {
-            update,
-            raw_update: env.config_update,
-            signatures,
-        })
+        Ok(Self { update, signatures })
     }
 
     fn signed(&self) -> Vec<SignedData<'_>> {
@@ -86,11 +81,6 @@ impl Update {
         bundle
             .evaluate(path, &self.signed(), now)
             .map_err(|e| forbidden(e.to_string()))
-    }
-
-    /// The bytes the signatures cover (for tests and tools).
-    pub fn raw(&self) -> &[u8] {
-        &self.raw_update
     }
 }
 

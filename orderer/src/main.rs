@@ -8,7 +8,7 @@ use clap::Parser;
 use weft_crypto::LocalMsp;
 use weft_ledger::Ledgers;
 use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
-use weft_ops::admin::{AdminState, HealthCheck};
+use weft_ops::admin::{AdminState, DirWritable};
 use weft_orderer::registry::Registry;
 
 #[derive(Parser)]
@@ -28,21 +28,6 @@ enum Command {
     Start,
     /// Print version information.
     Version,
-}
-
-/// The ledger folder accepts writes.
-struct LedgerWritable(PathBuf);
-
-impl HealthCheck for LedgerWritable {
-    fn component(&self) -> &str {
-        "ledger"
-    }
-    fn check(&self) -> Result<(), String> {
-        let probe = self.0.join(".healthz");
-        std::fs::write(&probe, b"ok")
-            .and_then(|()| std::fs::remove_file(&probe))
-            .map_err(|e| e.to_string())
-    }
 }
 
 fn main() -> Result<()> {
@@ -117,7 +102,10 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
         option_env!("WEFT_COMMIT").unwrap_or("unknown"),
     );
     admin.log = Some(log);
-    admin.checks.push(Arc::new(LedgerWritable(ledger_dir)));
+    admin.checks.push(Arc::new(DirWritable {
+        component: "ledger".into(),
+        dir: ledger_dir,
+    }));
     if resolved.config.metrics.provider == "prometheus" {
         admin.metrics = Some(weft_ops::admin::install_metrics()?);
     }
@@ -138,7 +126,7 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
     ));
 
     let outcome = tokio::select! {
-        _ = shutdown_signal() => Ok(()),
+        _ = weft_ops::signals::shutdown() => Ok(()),
         Some(e) = failed.recv() => Err(anyhow::Error::new(e).context("a channel stopped")),
     };
     tracing::info!(target: "orderer", "stopping");
@@ -147,13 +135,4 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
     let _ = ops.await;
     server.abort();
     outcome
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

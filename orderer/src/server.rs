@@ -47,11 +47,10 @@ async fn handle_stream(mut stream: Framed, registry: Arc<Registry>) {
                 stream.send(&resp).await
             }
             Some(request::Kind::Deliver(env)) => {
-                let r = crate::deliver::handle(&registry, env, &mut stream).await;
-                if r.is_ok() {
-                    stream.finish();
+                // One Deliver per stream; an error means the client went away.
+                if let Err(e) = crate::deliver::handle(&registry, env, &mut stream).await {
+                    tracing::debug!(target: "orderer", error = %e, "deliver stream ended");
                 }
-                let _ = r;
                 break;
             }
             Some(request::Kind::PeerAdmin(_)) | None => {

@@ -154,20 +154,7 @@ pub fn signed_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bo
 
 /// Whether the certificate's ECDSA signature has `s <= n/2`.
 pub fn has_low_s(cert: &X509Certificate<'_>) -> bool {
-    const HALF_N: [u8; 32] = [
-        0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31,
-        0x92, 0xa8,
-    ];
-    let sig = &cert.signature_value.data;
-    assert_eq!(sig[0], 0x30, "ECDSA signature is a SEQUENCE");
-    let r_len = usize::from(sig[3]);
-    let s_start = 4 + r_len + 2;
-    let mut s = &sig[s_start..s_start + usize::from(sig[s_start - 1])];
-    while let [0, rest @ ..] = s {
-        s = rest;
-    }
-    s.len() < 32 || (s.len() == 32 && s <= HALF_N.as_slice())
+    weft_crypto::identity::is_low_s(&cert.signature_value.data)
 }
 
 /// Signs a message with the PKCS#8 key in `key_file` and verifies it with `cert`'s public key.

@@ -67,7 +67,6 @@ impl<'a> Group<'a> {
             Group::Channel(c) => match name {
                 "Application" => c.application.as_ref().map(Group::Application),
                 "Orderer" => c.orderer.as_ref().map(Group::Orderer),
-                "Consortiums" => None,
                 _ => None,
             },
             Group::Application(a) => find_org(&a.orgs, name),

@@ -96,6 +96,37 @@ pub fn open(env: &Envelope) -> Result<Opened, EnvelopeError> {
     })
 }
 
+/// The payload bytes of an envelope: headers for `kind`, `channel_id`, `tx_id` and time `now`, then `data`.
+fn payload(
+    kind: HeaderType,
+    channel_id: &str,
+    tx_id: String,
+    signature_header: SignatureHeader,
+    data: Vec<u8>,
+    now: SystemTime,
+) -> Vec<u8> {
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let channel_header = ChannelHeader {
+        r#type: kind as i32,
+        channel_id: channel_id.to_string(),
+        tx_id,
+        timestamp_seconds: since.as_secs() as i64,
+        timestamp_nanos: since.subsec_nanos() as i32,
+        ..Default::default()
+    };
+    let header = Header {
+        channel_header: channel_header.encode_to_vec(),
+        signature_header: signature_header.encode_to_vec(),
+    };
+    Payload {
+        header: Some(header),
+        data,
+    }
+    .encode_to_vec()
+}
+
 /// Builds and signs an envelope of `kind` for `channel_id` carrying `data`. Returns it with its tx id.
 pub fn create(
     signer: &Signer,
@@ -106,29 +137,27 @@ pub fn create(
 ) -> (Envelope, String) {
     let nonce = signer.nonce();
     let txid = tx_id(&nonce, signer.serialized());
-    let since = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let channel_header = ChannelHeader {
-        r#type: kind as i32,
-        channel_id: channel_id.to_string(),
-        tx_id: txid.clone(),
-        timestamp_seconds: since.as_secs() as i64,
-        timestamp_nanos: since.subsec_nanos() as i32,
-        ..Default::default()
-    };
     let signature_header = SignatureHeader {
         creator: signer.serialized().to_vec(),
         nonce,
     };
-    let payload = Payload {
-        header: Some(Header {
-            channel_header: channel_header.encode_to_vec(),
-            signature_header: signature_header.encode_to_vec(),
-        }),
-        data,
-    };
-    let payload = payload.encode_to_vec();
+    let payload = payload(kind, channel_id, txid.clone(), signature_header, data, now);
     let signature = signer.sign(&payload);
     (Envelope { payload, signature }, txid)
+}
+
+/// An envelope with no creator and no signature, as configtxgen writes them (the submitter signs later).
+pub fn unsigned(kind: HeaderType, channel_id: &str, data: Vec<u8>, now: SystemTime) -> Envelope {
+    let payload = payload(
+        kind,
+        channel_id,
+        String::new(),
+        SignatureHeader::default(),
+        data,
+        now,
+    );
+    Envelope {
+        payload,
+        signature: Vec::new(),
+    }
 }

@@ -201,13 +201,13 @@ impl Connection {
             .open_bi()
             .await
             .map_err(|e| format!("cannot open stream: {e}"))?;
-        Ok(Framed::new(send, recv, self.max_frame))
+        Ok(Framed::new(send, recv, self.max_frame, self.inner.clone()))
     }
 
     /// The next stream the other side opens, or `None` when the connection is closed.
     pub async fn accept_stream(&self) -> Option<Framed> {
         let (send, recv) = self.inner.accept_bi().await.ok()?;
-        Some(Framed::new(send, recv, self.max_frame))
+        Some(Framed::new(send, recv, self.max_frame, self.inner.clone()))
     }
 
     /// Why the connection closed, once it has.

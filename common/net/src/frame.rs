@@ -25,21 +25,38 @@ pub struct Framed {
     pub send: SendStream,
     pub recv: RecvStream,
     max: usize,
+    // Kept to explain a broken stream by its connection's close reason (e.g. the TLS alert of a server that
+    // refused this client's certificate after the client considered the handshake done).
+    conn: quinn::Connection,
 }
 
 impl Framed {
-    pub fn new(send: SendStream, recv: RecvStream, max: usize) -> Self {
-        Self { send, recv, max }
+    pub fn new(send: SendStream, recv: RecvStream, max: usize, conn: quinn::Connection) -> Self {
+        Self {
+            send,
+            recv,
+            max,
+            conn,
+        }
+    }
+
+    fn explain(&self, e: FrameError) -> FrameError {
+        match (e, self.conn.close_reason()) {
+            (FrameError::Connection(_), Some(reason)) => FrameError::Connection(reason.to_string()),
+            (e, _) => e,
+        }
     }
 
     /// Sends one message.
     pub async fn send<M: Message>(&mut self, msg: &M) -> Result<(), FrameError> {
-        write_frame(&mut self.send, &msg.encode_to_vec(), self.max).await
+        let result = write_frame(&mut self.send, &msg.encode_to_vec(), self.max).await;
+        result.map_err(|e| self.explain(e))
     }
 
     /// Receives one message, or `None` when the other side finished the stream between frames.
     pub async fn recv<M: Message + Default>(&mut self) -> Result<Option<M>, FrameError> {
-        match read_frame(&mut self.recv, self.max).await? {
+        let frame = read_frame(&mut self.recv, self.max).await;
+        match frame.map_err(|e| self.explain(e))? {
             None => Ok(None),
             Some(bytes) => M::decode(bytes.as_slice())
                 .map(Some)

@@ -30,6 +30,20 @@ fn leaf(ca: &Ca, name: &str) -> NodeTls {
     NodeTls::from_der(vec![cert.der().to_vec()], key.serialize_der())
 }
 
+/// A leaf whose validity ended yesterday.
+fn expired_leaf(ca: &Ca, name: &str) -> NodeTls {
+    let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(30);
+    params.not_after = now - time::Duration::days(1);
+    let key = KeyPair::generate().unwrap();
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+        .unwrap();
+    NodeTls::from_der(vec![cert.der().to_vec()], key.serialize_der())
+}
+
 fn small_frames() -> TransportConfig {
     TransportConfig {
         max_frame: 1024,
@@ -170,4 +184,25 @@ async fn oversized_and_malformed_frames_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, FrameError::TooLarge { .. }));
+}
+
+#[tokio::test]
+async fn an_expired_client_certificate_is_refused() {
+    let org = ca("tlsca.org1");
+    let trust = TrustStore::new(vec![org.der.clone()]);
+    let server = echo_server(&leaf(&org, "peer0"), &trust).await;
+    let addr = server.local_addr().unwrap();
+    let client = Endpoint::client(&expired_leaf(&org, "old"), &trust, small_frames()).unwrap();
+    let refused = async {
+        let conn = client.connect(addr, "localhost").await?;
+        let mut s = conn.open().await?;
+        s.send(&Envelope::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        s.recv::<Envelope>().await.map_err(|e| e.to_string())
+    };
+    assert!(
+        refused.await.is_err(),
+        "an expired client certificate must be refused"
+    );
 }

@@ -9,7 +9,9 @@
 //! - [`logging`]: `FABRIC_LOGGING_SPEC` grammar (`gossip=debug:info`) on top of `tracing`, changeable at run time.
 //! - [`admin`]: the operations service (`/healthz`, `/version`, `/metrics`, `/logspec`) as an axum [`axum::Router`],
 //!   the Prometheus recorder, a graceful `serve`, and a tiny blocking HTTP client for status probes.
+//! - [`signals`]: shutdown on SIGINT or SIGTERM.
 
 pub mod admin;
 pub mod config;
 pub mod logging;
+pub mod signals;

@@ -7,9 +7,8 @@ use weft_crypto::policy::{ImplicitMeta, SignaturePolicy};
 use weft_wire::Message;
 use weft_wire::common::{
     AnchorPeer, AnchorPeersUpdate, ApplicationConfig, BatchSize, Block, ChannelConfig,
-    ChannelCreate, ChannelHeader, ConfigEnvelope, ConfigUpdate, ConfigUpdateEnvelope, Consortium,
-    Envelope, Header, HeaderType, OrdererConfig, OrgConfig, Payload, Policy, SignatureHeader,
-    config_update, policy,
+    ChannelCreate, ConfigEnvelope, ConfigUpdate, ConfigUpdateEnvelope, Consortium, Envelope,
+    HeaderType, OrdererConfig, OrgConfig, Policy, config_update, policy,
 };
 
 use super::ConfigTxError;
@@ -85,15 +84,7 @@ impl Ctx<'_> {
             })?;
         out.name = org.name.clone();
         out.policies = self.policies(&format!("{at}.{}", org.name), &org.policies, ORG_POLICIES)?;
-        out.anchor_peers = org
-            .anchor_peers
-            .iter()
-            .flatten()
-            .map(|a| AnchorPeer {
-                host: a.host.clone(),
-                port: i32::from(a.port),
-            })
-            .collect();
+        out.anchor_peers = anchors(org);
         out.orderer_endpoints = org.orderer_endpoints.clone().unwrap_or_default();
         Ok(out)
     }
@@ -209,41 +200,19 @@ pub fn genesis_config(
     })
 }
 
-/// An unsigned envelope, as configtxgen writes them (the submitter signs when sending).
-fn unsigned_envelope(
-    kind: HeaderType,
-    channel_id: &str,
-    data: Vec<u8>,
-    now: SystemTime,
-) -> Envelope {
-    let since = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let ch = ChannelHeader {
-        r#type: kind as i32,
-        channel_id: channel_id.to_string(),
-        timestamp_seconds: since.as_secs() as i64,
-        timestamp_nanos: since.subsec_nanos() as i32,
-        ..Default::default()
-    };
-    let header = Header {
-        channel_header: ch.encode_to_vec(),
-        signature_header: SignatureHeader::default().encode_to_vec(),
-    };
-    Envelope {
-        payload: Payload {
-            header: Some(header),
-            data,
-        }
-        .encode_to_vec(),
-        signature: Vec::new(),
-    }
+fn anchors(org: &OrgYaml) -> Vec<AnchorPeer> {
+    let yaml = org.anchor_peers.iter().flatten();
+    yaml.map(|a| AnchorPeer {
+        host: a.host.clone(),
+        port: i32::from(a.port),
+    })
+    .collect()
 }
 
 /// Block 0 of a channel: one CONFIG envelope holding `config`. The genesis block carries no orderer signature.
 pub fn genesis_block(config: ChannelConfig, now: SystemTime) -> Block {
     let channel_id = config.channel_id.clone();
-    let env = unsigned_envelope(
+    let env = weft_crypto::envelope::unsigned(
         HeaderType::Config,
         &channel_id,
         ConfigEnvelope {
@@ -266,7 +235,7 @@ fn update_envelope(channel_id: &str, change: config_update::Change, now: SystemT
         signatures: Vec::new(),
     }
     .encode_to_vec();
-    unsigned_envelope(HeaderType::ConfigUpdate, channel_id, data, now)
+    weft_crypto::envelope::unsigned(HeaderType::ConfigUpdate, channel_id, data, now)
 }
 
 /// The channel creation transaction (`channel.tx`) for an application channel profile.
@@ -330,15 +299,7 @@ pub fn anchor_peers_update(
         })?;
     let update = AnchorPeersUpdate {
         msp_id: org.id.clone(),
-        anchor_peers: org
-            .anchor_peers
-            .iter()
-            .flatten()
-            .map(|a| AnchorPeer {
-                host: a.host.clone(),
-                port: i32::from(a.port),
-            })
-            .collect(),
+        anchor_peers: anchors(org),
     };
     Ok(update_envelope(
         channel_id,

@@ -7,25 +7,10 @@ use anyhow::{Context, Result};
 use weft_crypto::LocalMsp;
 use weft_ledger::Ledgers;
 use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
-use weft_ops::admin::{AdminState, HealthCheck};
+use weft_ops::admin::{AdminState, DirWritable};
 
 use super::context::load_config;
 use crate::node::PeerNode;
-
-/// The ledger folder accepts writes.
-struct LedgerWritable(std::path::PathBuf);
-
-impl HealthCheck for LedgerWritable {
-    fn component(&self) -> &str {
-        "ledger"
-    }
-    fn check(&self) -> Result<(), String> {
-        let probe = self.0.join(".healthz");
-        std::fs::write(&probe, b"ok")
-            .and_then(|()| std::fs::remove_file(&probe))
-            .map_err(|e| e.to_string())
-    }
-}
 
 /// `peer node status`: exit 0 when `/healthz` answers 200.
 pub fn status() -> Result<bool> {
@@ -80,7 +65,10 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         option_env!("WEFT_COMMIT").unwrap_or("unknown"),
     );
     admin.log = Some(log);
-    admin.checks.push(Arc::new(LedgerWritable(ledger_dir)));
+    admin.checks.push(Arc::new(DirWritable {
+        component: "ledger".into(),
+        dir: ledger_dir,
+    }));
     if resolved.config.metrics.provider == "prometheus" {
         admin.metrics = Some(weft_ops::admin::install_metrics()?);
     }
@@ -106,20 +94,11 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
     tracing::info!(target: "peer", peer = %p.id, listen = %endpoint.local_addr()?, operations = %ops_addr,
         msp = %p.local_msp_id, "Started peer");
     let server = tokio::spawn(crate::admin_service::serve(node));
-    shutdown_signal().await;
+    weft_ops::signals::shutdown().await;
     tracing::info!(target: "peer", "stopping");
     let _ = shutdown_tx.send(true);
     endpoint.close();
     let _ = ops.await;
     server.abort();
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

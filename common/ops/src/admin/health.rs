@@ -64,3 +64,43 @@ fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+/// Healthy while a folder (a ledger's) accepts writes: a probe file is written and removed.
+#[derive(Debug)]
+pub struct DirWritable {
+    pub component: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl HealthCheck for DirWritable {
+    fn component(&self) -> &str {
+        &self.component
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let probe = self.dir.join(".healthz");
+        std::fs::write(&probe, b"ok")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| format!("{} is not writable: {e}", self.dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod dir_tests {
+    use super::*;
+
+    #[test]
+    fn dir_writable_fails_for_a_missing_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = DirWritable {
+            component: "ledger".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(ok.check(), Ok(()));
+        let gone = DirWritable {
+            component: "ledger".into(),
+            dir: dir.path().join("gone"),
+        };
+        assert!(gone.check().unwrap_err().contains("gone"));
+    }
+}

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::logging::LogHandle;
 
 pub use error::AdminError;
-pub use health::HealthCheck;
+pub use health::{DirWritable, HealthCheck};
 pub use metrics::{MetricsError, PROMETHEUS_CONTENT_TYPE, install_metrics};
 pub use serve::{DRAIN_TIMEOUT, serve};
 
