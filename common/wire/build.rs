@@ -5,6 +5,7 @@ fn main() {
         "proto/config.proto",
         "proto/orderer.proto",
         "proto/service.proto",
+        "proto/gossip.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

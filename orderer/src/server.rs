@@ -53,7 +53,7 @@ async fn handle_stream(mut stream: Framed, registry: Arc<Registry>) {
                 }
                 break;
             }
-            Some(request::Kind::PeerAdmin(_)) | None => {
+            Some(request::Kind::PeerAdmin(_) | request::Kind::Gossip(_)) | None => {
                 let reply = BroadcastResponse {
                     status: Status::NotImplemented as i32,
                     info: "the orderer serves Broadcast and Deliver only".into(),

@@ -15,6 +15,11 @@ pub mod orderer {
     include!(concat!(env!("OUT_DIR"), "/weft.orderer.rs"));
 }
 
+/// Gossip messages (Fabric's `gossip` package).
+pub mod gossip {
+    include!(concat!(env!("OUT_DIR"), "/weft.gossip.rs"));
+}
+
 /// Per-stream request framing and the peer's administrative operations.
 pub mod service {
     include!(concat!(env!("OUT_DIR"), "/weft.service.rs"));
