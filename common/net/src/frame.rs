@@ -64,6 +64,17 @@ impl Framed {
         }
     }
 
+    /// The largest frame this stream accepts or sends.
+    pub fn max_frame(&self) -> usize {
+        self.max
+    }
+
+    /// The two halves and the frame limit, for a reader and a writer that run as separate tasks (use
+    /// [`read_frame`] and [`write_frame`] on them).
+    pub fn into_parts(self) -> (SendStream, RecvStream, usize) {
+        (self.send, self.recv, self.max)
+    }
+
     /// Finishes the sending half: the other side's `recv` then returns `None`.
     pub fn finish(&mut self) {
         let _ = self.send.finish();

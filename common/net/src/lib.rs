@@ -6,12 +6,15 @@
 //! - [`endpoint`]: one QUIC endpoint per process that both accepts and dials; every connection is mutually
 //!   authenticated against the trust store, and failures are logged with their reason.
 //! - [`frame`]: a bidirectional stream carrying protobuf messages, each prefixed by its length, with a maximum.
+//! - [`comm`]: the gossip comm layer on top: authenticated gossip streams, one per remote PKI-ID.
 
+pub mod comm;
 pub mod endpoint;
 pub mod frame;
 pub mod tls;
 pub mod trust;
 
+pub use comm::{Comm, CommConfig, CommError, CommEvent, HandshakeAuth, RemotePeer};
 pub use endpoint::{Connection, Endpoint, TransportConfig};
 pub use frame::{FrameError, Framed};
 pub use tls::{NodeTls, TlsError};

@@ -1,0 +1,63 @@
+//! `peer.gossip.*` settings the cores use, with Fabric's defaults (`sampleconfig/core.yaml`).
+
+use std::time::Duration;
+
+/// Gossip timers and fan-outs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipConfig {
+    /// Heartbeat period (`aliveTimeInterval`).
+    pub alive_time_interval: Duration,
+    /// Silence after which a member is dead (`aliveExpirationTimeout`).
+    pub alive_expiration_timeout: Duration,
+    /// Period of reconnect attempts to dead members and bootstrap retries (`reconnectInterval`).
+    pub reconnect_interval: Duration,
+    /// Dead members are forgotten after `alive_expiration_timeout × msg_expiration_factor`.
+    pub msg_expiration_factor: u32,
+    /// Membership sync and pull period (`pullInterval`).
+    pub pull_interval: Duration,
+    /// Peers asked per membership sync (`pullPeerNum`).
+    pub pull_peer_num: usize,
+    /// Push fan-out (`propagatePeerNum`).
+    pub propagate_peer_num: usize,
+    /// The certificate is embedded in alive messages for this long after start (`publishCertPeriod`).
+    pub publish_cert_period: Duration,
+    /// StateInfo pull period (`requestStateInfoInterval`).
+    pub request_state_info_interval: Duration,
+    /// StateInfo publish check period (`publishStateInfoInterval`).
+    pub publish_state_info_interval: Duration,
+    /// Membership diff/log period (`membershipTrackerInterval`).
+    pub membership_tracker_interval: Duration,
+    /// Bootstrap connection attempts (`maxConnectionAttempts`).
+    pub max_connection_attempts: u32,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        Self {
+            alive_time_interval: Duration::from_secs(5),
+            alive_expiration_timeout: Duration::from_secs(25),
+            reconnect_interval: Duration::from_secs(25),
+            msg_expiration_factor: 20,
+            pull_interval: Duration::from_secs(4),
+            pull_peer_num: 3,
+            propagate_peer_num: 3,
+            publish_cert_period: Duration::from_secs(10),
+            request_state_info_interval: Duration::from_secs(4),
+            publish_state_info_interval: Duration::from_secs(4),
+            membership_tracker_interval: Duration::from_secs(5),
+            max_connection_attempts: 120,
+        }
+    }
+}
+
+impl GossipConfig {
+    /// Fabric checks expiry every `aliveExpirationTimeout / 10`.
+    pub fn alive_check_interval(&self) -> Duration {
+        self.alive_expiration_timeout / 10
+    }
+
+    /// After this long without news, a member is forgotten (bootstrap and anchor peers excepted).
+    pub fn purge_after(&self) -> Duration {
+        self.alive_expiration_timeout * self.msg_expiration_factor
+    }
+}
