@@ -21,12 +21,24 @@ pub async fn serve(node: Arc<PeerNode>) {
 
 async fn connection(conn: Connection, node: Arc<PeerNode>) {
     while let Some(stream) = conn.accept_stream().await {
-        tokio::spawn(handle_stream(stream, node.clone()));
+        tokio::spawn(handle_stream(conn.clone(), stream, node.clone()));
     }
 }
 
-async fn handle_stream(mut stream: Framed, node: Arc<PeerNode>) {
-    let resp = match stream.recv::<Request>().await {
+/// How long a new stream may take to say what it is.
+const FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn handle_stream(conn: Connection, mut stream: Framed, node: Arc<PeerNode>) {
+    let Ok(first) = tokio::time::timeout(FIRST_FRAME, stream.recv::<Request>()).await else {
+        return;
+    };
+    let resp = match first {
+        Ok(Some(Request {
+            kind: Some(request::Kind::Gossip(env)),
+        })) => {
+            node.gossip.accept_stream(conn, env, stream);
+            return;
+        }
         Ok(Some(Request {
             kind: Some(request::Kind::PeerAdmin(env)),
         })) => handle(&node, env),

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -90,18 +92,95 @@ pub struct Gossip {
     pub bootstrap: Vec<String>,
     pub use_leader_election: bool,
     pub org_leader: bool,
+    /// The endpoint same-org peers use (empty: `peer.address`).
+    pub endpoint: String,
     /// The endpoint other orgs see; empty means this peer is invisible to them.
     pub external_endpoint: String,
+    pub propagate_peer_num: usize,
+    pub pull_peer_num: usize,
+    #[serde(with = "weft_ops::config::duration")]
+    pub pull_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub request_state_info_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub publish_state_info_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub publish_cert_period: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub membership_tracker_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub dial_timeout: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub conn_timeout: Duration,
+    pub recv_buff_size: usize,
+    pub send_buff_size: usize,
+    #[serde(with = "weft_ops::config::duration")]
+    pub alive_time_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub alive_expiration_timeout: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub reconnect_interval: Duration,
+    pub max_connection_attempts: u32,
+    pub msg_expiration_factor: u32,
 }
 
 impl Default for Gossip {
     fn default() -> Self {
+        let core = weft_gossip::GossipConfig::default();
+        let comm = weft_net::CommConfig::default();
         // Fabric 2.2+: every peer is a static leader unless told otherwise.
         Self {
             bootstrap: Vec::new(),
             use_leader_election: false,
             org_leader: true,
+            endpoint: String::new(),
             external_endpoint: String::new(),
+            propagate_peer_num: core.propagate_peer_num,
+            pull_peer_num: core.pull_peer_num,
+            pull_interval: core.pull_interval,
+            request_state_info_interval: core.request_state_info_interval,
+            publish_state_info_interval: core.publish_state_info_interval,
+            publish_cert_period: core.publish_cert_period,
+            membership_tracker_interval: core.membership_tracker_interval,
+            dial_timeout: comm.dial_timeout,
+            conn_timeout: comm.conn_timeout,
+            recv_buff_size: comm.recv_buff_size,
+            send_buff_size: comm.send_buff_size,
+            alive_time_interval: core.alive_time_interval,
+            alive_expiration_timeout: core.alive_expiration_timeout,
+            reconnect_interval: core.reconnect_interval,
+            max_connection_attempts: core.max_connection_attempts,
+            msg_expiration_factor: core.msg_expiration_factor,
+        }
+    }
+}
+
+impl Gossip {
+    /// The cores' settings.
+    pub fn core_config(&self) -> weft_gossip::GossipConfig {
+        weft_gossip::GossipConfig {
+            alive_time_interval: self.alive_time_interval,
+            alive_expiration_timeout: self.alive_expiration_timeout,
+            reconnect_interval: self.reconnect_interval,
+            msg_expiration_factor: self.msg_expiration_factor,
+            pull_interval: self.pull_interval,
+            pull_peer_num: self.pull_peer_num,
+            propagate_peer_num: self.propagate_peer_num,
+            publish_cert_period: self.publish_cert_period,
+            request_state_info_interval: self.request_state_info_interval,
+            publish_state_info_interval: self.publish_state_info_interval,
+            membership_tracker_interval: self.membership_tracker_interval,
+            max_connection_attempts: self.max_connection_attempts,
+        }
+    }
+
+    /// The transport's settings.
+    pub fn comm_config(&self) -> weft_net::CommConfig {
+        weft_net::CommConfig {
+            dial_timeout: self.dial_timeout,
+            conn_timeout: self.conn_timeout,
+            send_buff_size: self.send_buff_size,
+            recv_buff_size: self.recv_buff_size,
         }
     }
 }
@@ -173,6 +252,21 @@ pub fn load(
                 "both are true (CORE_PEER_GOSSIP_USELEADERELECTION, CORE_PEER_GOSSIP_ORGLEADER): \
                      a peer is either elected or a static leader; set one of them to false"
                     .into(),
+        });
+    }
+    let zero = [
+        ("peer.gossip.aliveTimeInterval", g.alive_time_interval),
+        (
+            "peer.gossip.aliveExpirationTimeout",
+            g.alive_expiration_timeout,
+        ),
+        ("peer.gossip.pullInterval", g.pull_interval),
+        ("peer.gossip.reconnectInterval", g.reconnect_interval),
+    ];
+    if let Some((key, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
+        return Err(ConfigError::Invalid {
+            key: key.to_string(),
+            reason: "must be greater than 0s".into(),
         });
     }
     if !config.peer.tls.enabled {

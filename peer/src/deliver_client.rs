@@ -84,8 +84,9 @@ async fn session(
                 progressed = true;
                 tracing::info!(target: "committer", channel = %state.id, block = number, height = info.height,
                     "committed block");
+                node.gossip.height(&state.id, info.height);
                 if let Some(bundle) = config {
-                    node.trust.extend(bundle.tls_roots());
+                    node.apply_config(&bundle);
                     tracing::info!(target: "peer", channel = %state.id, sequence = bundle.config().sequence,
                         "applied new channel config");
                 }

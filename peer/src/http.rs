@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -21,11 +22,42 @@ struct Channels {
     channels: Vec<ChannelView>,
 }
 
-/// `GET /channels` → `{"channels":[{"name","height","current_block_hash"}]}`.
+/// `GET /channels` → `{"channels":[{"name","height","current_block_hash"}]}`;
+/// `GET /gossip/membership`; `GET /channels/{channel}/members`.
 pub fn routes(node: Arc<PeerNode>) -> Router {
     Router::new()
         .route("/channels", get(channels))
+        .route("/gossip/membership", get(membership))
+        .route("/channels/{channel}/members", get(members))
         .with_state(node)
+}
+
+async fn membership(
+    State(node): State<Arc<PeerNode>>,
+) -> Result<Json<crate::gossip::views::MembershipJson>, StatusCode> {
+    let view = node
+        .gossip
+        .membership()
+        .await
+        .ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
+    Ok(Json(crate::gossip::views::membership(
+        &node.gossip.me,
+        &view,
+    )))
+}
+
+async fn members(
+    State(node): State<Arc<PeerNode>>,
+    Path(channel): Path<String>,
+) -> Result<Json<Vec<crate::gossip::views::ChannelMemberJson>>, (StatusCode, Json<serde_json::Value>)>
+{
+    match node.gossip.channel_members(&channel).await {
+        Some(v) => Ok(Json(crate::gossip::views::channel_members(&v))),
+        None => Err((
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": format!("peer has not joined channel {channel}") })),
+        )),
+    }
 }
 
 async fn channels(State(node): State<Arc<PeerNode>>) -> Json<Channels> {

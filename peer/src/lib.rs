@@ -4,6 +4,7 @@
 //! - [`config`]: `core.yaml` with `CORE_*` overrides.
 //! - [`committer`]: a joined channel: verify, validate and commit blocks.
 //! - [`deliver_client`]: pulls blocks from the orderer.
+//! - [`gossip`]: the gossip driver and its handle.
 //! - [`node`]: the process's shared state and channel joining.
 //! - [`admin_service`]: the QUIC service for `peer channel join | getinfo | list`.
 //! - [`http`]: the peer's admin HTTP routes.
@@ -16,6 +17,7 @@ pub mod client;
 pub mod committer;
 pub mod config;
 pub mod deliver_client;
+pub mod gossip;
 pub mod http;
 pub mod node;
 

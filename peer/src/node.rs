@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
-use weft_crypto::{LocalMsp, Signer};
+use weft_crypto::Signer;
 use weft_ledger::Ledgers;
 use weft_net::{Endpoint, TrustStore};
 use weft_wire::common::Block;
 
 use crate::committer::{ChannelState, CommitError};
+use crate::gossip::GossipHandle;
+use crate::gossip::auth::Msps;
 
 /// Why joining a channel failed. Nothing was joined.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,8 @@ pub struct PeerNode {
     pub id: String,
     pub signer: Arc<Signer>,
     pub local_msp: weft_crypto::Msp,
+    pub gossip: GossipHandle,
+    msps: Msps,
     pub endpoint: Endpoint,
     pub trust: TrustStore,
     ledgers: Ledgers,
@@ -36,9 +40,13 @@ pub struct PeerNode {
 
 impl PeerNode {
     /// Builds the node and reopens every channel already in `ledgers`, starting their deliver clients.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         id: String,
-        local: LocalMsp,
+        signer: Arc<Signer>,
+        local_msp: weft_crypto::Msp,
+        gossip: GossipHandle,
+        msps: Msps,
         endpoint: Endpoint,
         trust: TrustStore,
         ledgers: Ledgers,
@@ -46,8 +54,10 @@ impl PeerNode {
     ) -> Result<Arc<Self>, String> {
         let node = Arc::new(Self {
             id,
-            signer: Arc::new(local.signer),
-            local_msp: local.msp,
+            signer,
+            local_msp,
+            gossip,
+            msps,
             endpoint,
             trust,
             ledgers,
@@ -92,7 +102,8 @@ impl PeerNode {
     }
 
     fn run_channel(self: &Arc<Self>, state: Arc<ChannelState>) {
-        self.trust.extend(state.bundle().tls_roots());
+        self.apply_config(&state.bundle());
+        self.gossip.height(&state.id, state.info().height);
         self.channels
             .write()
             .expect("channels lock")
@@ -102,6 +113,17 @@ impl PeerNode {
             state,
             self.shutdown.clone(),
         ));
+    }
+
+    /// A channel's config took effect: trust its orgs' TLS CAs, know their MSPs, tell gossip its orgs and anchors.
+    pub fn apply_config(&self, bundle: &weft_crypto::ChannelBundle) {
+        self.trust.extend(bundle.tls_roots());
+        for org in weft_crypto::bundle::all_orgs(bundle.config()) {
+            if let Ok(msp) = weft_crypto::Msp::from_config(org) {
+                self.msps.insert(msp);
+            }
+        }
+        self.gossip.join(bundle);
     }
 
     pub fn channel(&self, id: &str) -> Option<Arc<ChannelState>> {

@@ -205,6 +205,16 @@ pub fn to_low_s(sig: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Fabric's PKI-ID of a serialized identity: SHA-256(MSP ID ‖ certificate bytes).
+pub fn pki_id(serialized: &[u8]) -> Result<[u8; 32], IdentityError> {
+    let sid: SerializedIdentity = weft_wire::decode("serialized identity", serialized)
+        .map_err(|e| IdentityError::Malformed(e.to_string()))?;
+    Ok(crate::hash::sha256_concat([
+        sid.mspid.as_bytes(),
+        sid.id_bytes.as_slice(),
+    ]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

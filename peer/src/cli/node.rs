@@ -10,7 +10,21 @@ use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
 use weft_ops::admin::{AdminState, DirWritable};
 
 use super::context::load_config;
+use crate::gossip::auth::{Msps, PeerAuth};
 use crate::node::PeerNode;
+use weft_gossip::{PkiId, SelfInfo};
+
+/// The peer's QUIC timers. QUIC gets no reset when the other process dies, so silence is the signal: with a
+/// keep-alive ping every 250 ms, a connection that hears nothing for 1 s is closed, and gossip marks that peer
+/// dead at once. Four missed pings in a row are needed, so a briefly busy machine does not raise false alarms;
+/// when one happens anyway, the peer's next alive message resurrects it.
+pub fn transport() -> TransportConfig {
+    TransportConfig {
+        keep_alive: Duration::from_millis(250),
+        idle_timeout: Duration::from_secs(1),
+        ..Default::default()
+    }
+}
 
 /// `peer node status`: exit 0 when `/healthz` answers 200.
 pub fn status() -> Result<bool> {
@@ -55,7 +69,7 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
                 p.listen_address
             )
         })?;
-    let endpoint = Endpoint::bind(listen, &tls, &trust, TransportConfig::default())?;
+    let endpoint = Endpoint::bind(listen, &tls, &trust, transport())?;
     let ledger_dir = resolved.path(&p.file_system_path).join("ledgers");
     let ledgers = Ledgers::open(&ledger_dir)
         .with_context(|| format!("peer.fileSystemPath {}", ledger_dir.display()))?;
@@ -73,9 +87,41 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         admin.metrics = Some(weft_ops::admin::install_metrics()?);
     }
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let signer = Arc::new(local.signer);
+    let msps = Msps::default();
+    msps.insert(local.msp.clone());
+    let auth = PeerAuth::new(signer.clone(), msps.clone());
+    let g = &p.gossip;
+    let me = SelfInfo {
+        pki_id: PkiId(auth.pki_id.clone()),
+        identity: signer.serialized().to_vec(),
+        org: p.local_msp_id.clone(),
+        internal_endpoint: if g.endpoint.is_empty() {
+            p.address.clone()
+        } else {
+            g.endpoint.clone()
+        },
+        external_endpoint: g.external_endpoint.clone(),
+        incarnation: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    };
+    let setup = crate::gossip::Setup {
+        me,
+        bootstrap: g.bootstrap.clone(),
+        config: g.core_config(),
+        comm_config: g.comm_config(),
+        auth,
+        endpoint: endpoint.clone(),
+        own_tls_cert: tls.leaf().to_vec(),
+    };
+    let gossip = crate::gossip::start(setup, shutdown_rx.clone());
     let node = PeerNode::start(
         p.id.clone(),
-        local,
+        signer,
+        local.msp,
+        gossip,
+        msps,
         endpoint.clone(),
         trust,
         ledgers,

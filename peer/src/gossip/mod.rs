@@ -1,0 +1,112 @@
+//! Gossip in the peer: one driver task owns the sans-IO [`GossipCore`](weft_gossip::GossipCore) and wires it to
+//! the QUIC comm layer; the rest of the peer holds a [`GossipHandle`].
+//!
+//! - [`auth`]: identities (signing, MSP validation, PKI-IDs) for the handshake and the cores.
+//! - [`driver`]: the task: comm events and commands in, transmits out, timers, logs and metrics.
+//! - [`views`]: the JSON the admin endpoints serve.
+
+pub mod auth;
+pub mod driver;
+pub mod views;
+
+use std::collections::BTreeSet;
+
+use tokio::sync::{mpsc, oneshot};
+use weft_crypto::ChannelBundle;
+use weft_gossip::channel::Anchor;
+use weft_gossip::types::{ChannelMember, MembershipView};
+use weft_net::{Comm, Connection, Framed};
+
+pub use driver::{Setup, start};
+
+/// Requests to the driver task.
+#[derive(Debug)]
+pub enum Command {
+    Join {
+        channel: String,
+        orgs: BTreeSet<String>,
+        anchors: Vec<Anchor>,
+    },
+    Height {
+        channel: String,
+        height: u64,
+    },
+    Dialled {
+        endpoint: String,
+        result: Result<weft_net::RemotePeer, String>,
+    },
+    Membership(oneshot::Sender<MembershipView>),
+    ChannelMembers(String, oneshot::Sender<Option<Vec<ChannelMember>>>),
+}
+
+/// What the rest of the peer uses to talk to gossip. Cloning shares the driver.
+#[derive(Clone, Debug)]
+pub struct GossipHandle {
+    commands: mpsc::Sender<Command>,
+    comm: Comm,
+    pub me: views::SelfView,
+}
+
+impl GossipHandle {
+    /// Joins (or reconfigures) a channel from its config: its orgs and anchor peers.
+    pub fn join(&self, bundle: &ChannelBundle) {
+        let app = bundle.config().application.clone().unwrap_or_default();
+        let orgs = app.orgs.iter().map(|o| o.msp_id.clone()).collect();
+        let anchors = app
+            .orgs
+            .iter()
+            .flat_map(|o| {
+                o.anchor_peers.iter().map(|a| Anchor {
+                    endpoint: format!("{}:{}", a.host, a.port),
+                    org: o.msp_id.clone(),
+                })
+            })
+            .collect();
+        self.command(Command::Join {
+            channel: bundle.channel_id().to_string(),
+            orgs,
+            anchors,
+        });
+    }
+
+    /// Our ledger height on `channel` changed.
+    pub fn height(&self, channel: &str, height: u64) {
+        self.command(Command::Height {
+            channel: channel.to_string(),
+            height,
+        });
+    }
+
+    fn command(&self, c: Command) {
+        // The queue is large; if it is ever full the driver is stuck, and dropping a height update is harmless
+        // (the next one supersedes it) while blocking a committer is not.
+        if self.commands.try_send(c).is_err() {
+            tracing::warn!(target: "gossip", "gossip command queue full; update dropped");
+        }
+    }
+
+    pub async fn membership(&self) -> Option<MembershipView> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Membership(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn channel_members(&self, channel: &str) -> Option<Vec<ChannelMember>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::ChannelMembers(channel.to_string(), tx))
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Hands an inbound gossip stream (its first frame already read) to the comm layer.
+    pub fn accept_stream(
+        &self,
+        conn: Connection,
+        first: weft_wire::gossip::Envelope,
+        stream: Framed,
+    ) {
+        self.comm.accept_stream(conn, first, stream);
+    }
+}
