@@ -41,11 +41,18 @@ impl NodeInfo {
 pub struct Options {
     /// Orderer addresses written to the channel config before the real orderer's (e.g. a rogue orderer).
     pub extra_orderer_addresses_first: Vec<String>,
+    /// Start peers without `CORE_PEER_GOSSIP_BOOTSTRAP` (by default each peer bootstraps from its org's other peer).
+    pub no_bootstrap: bool,
+    /// Peers started without `CORE_PEER_GOSSIP_EXTERNALENDPOINT` (invisible to the other org).
+    pub no_external_endpoint: Vec<String>,
+    /// Extra environment for every peer (e.g. gossip timers).
+    pub peer_env: Vec<(String, String)>,
 }
 
 /// A generated network and its running processes; every process is killed on drop.
 pub struct Network {
     pub dir: TempDir,
+    pub options: Options,
     pub orderer: NodeInfo,
     pub peers: Vec<NodeInfo>,
     children: HashMap<String, Child>,
@@ -125,6 +132,7 @@ impl Network {
             peers,
             children: HashMap::new(),
             bin,
+            options,
         };
         let configtxgen = |args: &[&str]| {
             run(Command::new(net.bin.join("configtxgen"))
@@ -272,8 +280,6 @@ impl Network {
             .env("CORE_PEER_ID", name)
             .env("CORE_PEER_LISTENADDRESS", p.address())
             .env("CORE_PEER_ADDRESS", p.address())
-            .env("CORE_PEER_GOSSIP_BOOTSTRAP", other.address())
-            .env("CORE_PEER_GOSSIP_EXTERNALENDPOINT", p.address())
             .env("CORE_PEER_LOCALMSPID", format!("Org{}MSP", p.org))
             .env("CORE_PEER_MSPCONFIGPATH", dir.join("msp"))
             .env("CORE_PEER_TLS_CERT_FILE", dir.join("tls/server.crt"))
@@ -281,6 +287,15 @@ impl Network {
             .env("CORE_PEER_TLS_ROOTCERT_FILE", dir.join("tls/ca.crt"))
             .env("CORE_PEER_FILESYSTEMPATH", self.path(name))
             .env("CORE_OPERATIONS_LISTENADDRESS", p.ops_address());
+        if !self.options.no_bootstrap {
+            cmd.env("CORE_PEER_GOSSIP_BOOTSTRAP", other.address());
+        }
+        if !self.options.no_external_endpoint.iter().any(|n| n == name) {
+            cmd.env("CORE_PEER_GOSSIP_EXTERNALENDPOINT", p.address());
+        }
+        for (k, v) in &self.options.peer_env {
+            cmd.env(k, v);
+        }
         self.spawn(name, cmd)
     }
 
@@ -379,6 +394,76 @@ impl Network {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["-o", &o, "--tls", "--cafile", &ca]);
         self.cli(target, &all)
+    }
+
+    /// Creates mychannel and joins all four peers (no anchor update yet).
+    pub fn create_and_join(&self) {
+        let block = self.artifact("mychannel.block");
+        self.cli_orderer(
+            "peer0.org1.example.com",
+            &[
+                "channel",
+                "create",
+                "-c",
+                CHANNEL,
+                "-f",
+                &self.artifact("channel.tx"),
+                "--outputBlock",
+                &block,
+            ],
+        );
+        for p in &self.peers {
+            self.cli(&p.name, &["channel", "join", "-b", &block]);
+        }
+    }
+
+    /// Updates `org`'s (1 or 2) anchor peers on mychannel as that org's admin.
+    pub fn anchor_update(&self, org: u8) {
+        let tx = self.artifact(&format!("Org{org}MSPanchors.tx"));
+        self.cli_orderer(
+            &format!("peer0.org{org}.example.com"),
+            &["channel", "update", "-c", CHANNEL, "-f", &tx],
+        );
+    }
+
+    fn artifact(&self, f: &str) -> String {
+        self.path(&format!("channel-artifacts/{f}"))
+            .display()
+            .to_string()
+    }
+
+    /// The names of the peers `name` sees alive (`GET /gossip/membership`), or its dead ones.
+    pub fn gossip_view(
+        &self,
+        name: &str,
+        dead: bool,
+    ) -> Result<std::collections::BTreeSet<String>, String> {
+        let v = self.ops_json(name, "/gossip/membership")?;
+        let list = v[if dead { "dead" } else { "alive" }]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter_map(|m| self.name_of(m["endpoint"].as_str()?))
+            .collect())
+    }
+
+    /// The names in `name`'s view of mychannel (`GET /channels/mychannel/members`), itself included.
+    pub fn channel_view(&self, name: &str) -> Result<std::collections::BTreeSet<String>, String> {
+        let v = self.ops_json(name, &format!("/channels/{CHANNEL}/members"))?;
+        let list = v.as_array().cloned().unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter_map(|m| self.name_of(m["endpoint"].as_str()?))
+            .collect())
+    }
+
+    fn name_of(&self, endpoint: &str) -> Option<String> {
+        self.peers
+            .iter()
+            .find(|p| p.address() == endpoint)
+            .map(|p| p.name.clone())
     }
 
     /// byfn's steps: create mychannel, join all four peers, update both orgs' anchor peers, and wait until

@@ -110,6 +110,7 @@ fn a_tampered_block_from_a_rogue_orderer_is_refused() {
     let rogue_addr = format!("127.0.0.1:{rogue_port}");
     let mut net = Network::generate(Options {
         extra_orderer_addresses_first: vec![rogue_addr.clone()],
+        ..Default::default()
     })
     .unwrap();
     net.start_all().unwrap();
