@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NETWORK := deploy/local/network.sh
 
-.PHONY: build demo up down status test clean
+.PHONY: build demo up down status test bench clean
 
 build:
 	$(CARGO) build --workspace --bins
@@ -27,6 +27,11 @@ test: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+## Benchmarks on release builds; each ends with `name: value unit` lines.
+bench:
+	$(CARGO) build --release --workspace --bins
+	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin gossip_bench
 
 clean: down
 	$(CARGO) clean
