@@ -196,8 +196,27 @@ impl<C: GossipCrypto> GossipCore<C> {
         self.exchange_state_info(&c.pki, &c.org);
     }
 
-    /// A dial failed.
+    /// A dial failed. A member we believed alive at that endpoint is presumed dead at once, as Fabric does on a
+    /// failed send; its next alive message, relayed by others, brings it back if it was only unreachable from here.
     pub fn handle_connect_failed(&mut self, now: Instant, endpoint: &str, reason: &str) {
+        let me_org = self.me.org.clone();
+        let unreachable: Vec<PkiId> = self
+            .peers
+            .values()
+            .filter(|p| {
+                !p.dead && !self.connected.contains(&p.pki) && p.endpoint_for(&me_org) == endpoint
+            })
+            .map(|p| p.pki.clone())
+            .collect();
+        for pki in unreachable {
+            if let Some(p) = self.peers.get_mut(&pki) {
+                p.dead = true;
+            }
+            self.events.push_back(Event::MembershipChanged {
+                online: vec![],
+                offline: vec![(pki, endpoint.to_string())],
+            });
+        }
         let Some(dial) = self.dials.get_mut(endpoint) else {
             return;
         };

@@ -372,3 +372,32 @@ fn internal_endpoints_never_leave_the_org() {
         );
     }
 }
+
+#[test]
+fn a_member_known_only_by_hearsay_is_presumed_dead_when_dialling_it_fails() {
+    let mut sim = Sim::new(GossipConfig::default());
+    let (a, b) = org1_pair(&mut sim);
+    let c = sim.add(
+        "peer2.org1",
+        "Org1MSP",
+        "p2o1:7151",
+        "p2o1:7151",
+        &["p1o1:8051"],
+    );
+    sim.start(a);
+    sim.start(b);
+    sim.run_for(secs(1));
+    // a cannot reach c: a learns of c only through b.
+    sim.cut.insert((a.min(c), a.max(c)));
+    sim.start(c);
+    sim.run_for(Duration::from_millis(5));
+    assert!(sim.sees(a).contains("peer2.org1"));
+    let now = sim.now;
+    sim.nodes[a]
+        .core_mut()
+        .handle_connect_failed(now, "p2o1:7151", "timed out");
+    assert!(
+        sim.dead(a).contains("peer2.org1"),
+        "presumed dead without waiting for aliveExpirationTimeout"
+    );
+}
