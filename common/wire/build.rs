@@ -6,6 +6,7 @@ fn main() {
         "proto/orderer.proto",
         "proto/service.proto",
         "proto/gossip.proto",
+        "proto/transaction.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

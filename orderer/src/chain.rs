@@ -205,6 +205,7 @@ impl Chain {
         let commit = Commit {
             tx_ids,
             config: config.map(|c| c.config().encode_to_vec()),
+            ..Default::default()
         };
         let count = b.data.as_ref().map_or(0, |d| d.data.len());
         let info = self

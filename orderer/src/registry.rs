@@ -113,6 +113,7 @@ impl Registry {
                     Commit {
                         tx_ids: Vec::new(),
                         config: Some(config.encode_to_vec()),
+                        ..Default::default()
                     },
                 )?;
                 tracing::info!(target: "orderer", channel = %config.channel_id, "bootstrapped from genesis block");
@@ -229,6 +230,7 @@ impl Registry {
                 Commit {
                     tx_ids: Vec::new(),
                     config: Some(config.encode_to_vec()),
+                    ..Default::default()
                 },
             )
             .map_err(|e| internal(e.to_string()))?;

@@ -53,7 +53,10 @@ async fn handle_stream(mut stream: Framed, registry: Arc<Registry>) {
                 }
                 break;
             }
-            Some(request::Kind::PeerAdmin(_) | request::Kind::Gossip(_)) | None => {
+            Some(
+                request::Kind::PeerAdmin(_) | request::Kind::Gossip(_) | request::Kind::Endorse(_),
+            )
+            | None => {
                 let reply = BroadcastResponse {
                     status: Status::NotImplemented as i32,
                     info: "the orderer serves Broadcast and Deliver only".into(),

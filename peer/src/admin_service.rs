@@ -25,6 +25,9 @@ async fn connection(conn: Connection, node: Arc<PeerNode>) {
     }
 }
 
+/// The longest a client may wait for a transaction's commit status.
+const MAX_COMMIT_WAIT_MS: u64 = 120_000;
+
 /// How long a new stream may take to say what it is.
 const FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -41,7 +44,7 @@ async fn handle_stream(conn: Connection, mut stream: Framed, node: Arc<PeerNode>
         }
         Ok(Some(Request {
             kind: Some(request::Kind::PeerAdmin(env)),
-        })) => handle(&node, env),
+        })) => handle(&node, env).await,
         Ok(Some(_)) => refuse(
             Status::NotImplemented,
             "a peer serves administrative requests only",
@@ -64,7 +67,7 @@ fn refuse(status: Status, message: &str) -> PeerAdminResponse {
     }
 }
 
-fn handle(node: &Arc<PeerNode>, env: Envelope) -> PeerAdminResponse {
+async fn handle(node: &Arc<PeerNode>, env: Envelope) -> PeerAdminResponse {
     let now = crate::now_unix();
     let opened = match envelope::open(&env) {
         Ok(o) if o.header_type() == HeaderType::PeerAdminOperation as i32 => o,
@@ -126,6 +129,41 @@ fn handle(node: &Arc<PeerNode>, env: Envelope) -> PeerAdminResponse {
             ok(Some(peer_admin_response::Result::Channels(ChannelList {
                 channels,
             })))
+        }
+        Some(peer_admin_request::Op::ChannelConfig(id)) => {
+            let Some(ch) = node.channel(&id) else {
+                return refuse(
+                    Status::NotFound,
+                    &format!("peer has not joined channel {id}"),
+                );
+            };
+            let bundle = ch.bundle();
+            if let Err(e) = opened.authorize(&bundle, "/Channel/Readers", now) {
+                return refuse(Status::Forbidden, &e.to_string());
+            }
+            ok(Some(peer_admin_response::Result::Config(
+                bundle.config().clone(),
+            )))
+        }
+        Some(peer_admin_request::Op::CommitStatus(req)) => {
+            let Some(ch) = node.channel(&req.channel) else {
+                return refuse(
+                    Status::NotFound,
+                    &format!("peer has not joined channel {}", req.channel),
+                );
+            };
+            if let Err(e) = opened.authorize(&ch.bundle(), "/Channel/Readers", now) {
+                return refuse(Status::Forbidden, &e.to_string());
+            }
+            let wait = std::time::Duration::from_millis(req.wait_ms.min(MAX_COMMIT_WAIT_MS));
+            match crate::committer::wait_for_tx(&ch, &req.tx_id, wait).await {
+                Ok(Some(status)) => ok(Some(peer_admin_response::Result::CommitStatus(status))),
+                Ok(None) => refuse(
+                    Status::NotFound,
+                    &format!("transaction {} not committed within {wait:?}", req.tx_id),
+                ),
+                Err(e) => refuse(Status::InternalServerError, &e.to_string()),
+            }
         }
         None => refuse(Status::BadRequest, "empty request"),
     }

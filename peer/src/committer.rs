@@ -189,7 +189,14 @@ fn prepare(
     let md = &mut block.metadata.get_or_insert_with(Default::default).metadata;
     md.resize(3, Vec::new());
     md[BlockMetadataIndex::TransactionsFilter as usize] = codes;
-    (block, Commit { tx_ids, config })
+    (
+        block,
+        Commit {
+            tx_ids,
+            config,
+            writes: Vec::new(),
+        },
+    )
 }
 
 /// The validation code of one transaction and its id (when it has a well-formed header).
@@ -219,4 +226,40 @@ fn validate_tx(raw: &[u8], bundle: &ChannelBundle, now: i64) -> (TxValidationCod
         Err(_) => TxValidationCode::UnknownTxType,
     };
     (code, tx_id)
+}
+
+/// Waits up to `wait` for `tx_id` to be committed on `ch`; returns its block and validation code.
+pub async fn wait_for_tx(
+    ch: &ChannelState,
+    tx_id: &str,
+    wait: std::time::Duration,
+) -> Result<Option<weft_wire::service::CommitStatus>, LedgerError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut height = ch.height();
+    loop {
+        if let Some(loc) = ch.ledger.tx_location(tx_id)? {
+            let block = ch
+                .ledger
+                .block(loc.block)?
+                .ok_or_else(|| LedgerError::Corrupt(format!("block {}", loc.block)))?;
+            let code = block
+                .metadata
+                .as_ref()
+                .and_then(|m| {
+                    m.metadata
+                        .get(BlockMetadataIndex::TransactionsFilter as usize)
+                })
+                .and_then(|f| f.get(loc.index as usize).copied())
+                .map_or(TxValidationCode::NotValidated as i32, i32::from);
+            return Ok(Some(weft_wire::service::CommitStatus {
+                tx_id: tx_id.to_string(),
+                block: loc.block,
+                validation_code: code,
+            }));
+        }
+        tokio::select! {
+            changed = height.changed() => if changed.is_err() { return Ok(None) },
+            () = tokio::time::sleep_until(deadline) => return Ok(None),
+        }
+    }
 }

@@ -13,4 +13,6 @@ pub mod store;
 
 pub use ledgers::Ledgers;
 pub use sled_store::SledStore;
-pub use store::{BlockStore, ChainInfo, Commit, LedgerError, TxLocation};
+pub use store::{
+    BlockStore, ChainInfo, Commit, LedgerError, StateVersion, StateWrite, TxLocation, Versioned,
+};

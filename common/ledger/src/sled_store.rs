@@ -9,7 +9,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use weft_crypto::block::header_hash;
 use weft_wire::common::Block;
 
-use crate::store::{BlockStore, ChainInfo, Commit, LedgerError, TxLocation};
+use crate::store::{
+    BlockStore, ChainInfo, Commit, LedgerError, StateVersion, TxLocation, Versioned,
+};
 
 const HEIGHT: &[u8] = b"height";
 const CURRENT: &[u8] = b"current_hash";
@@ -22,6 +24,7 @@ pub struct SledStore {
     blocks: sled::Tree,
     txids: sled::Tree,
     meta: sled::Tree,
+    state: sled::Tree,
     // The chain info is read on every deliver and every admin request; cached, and updated only after a
     // successful append.
     info: RwLock<ChainInfo>,
@@ -49,6 +52,7 @@ impl SledStore {
         let blocks = db.open_tree("blocks").map_err(storage)?;
         let txids = db.open_tree("txids").map_err(storage)?;
         let meta = db.open_tree("meta").map_err(storage)?;
+        let state = db.open_tree("state").map_err(storage)?;
         let height = match meta.get(HEIGHT).map_err(storage)? {
             Some(v) => u64::from_be_bytes(
                 v.as_ref()
@@ -74,6 +78,7 @@ impl SledStore {
             blocks,
             txids,
             meta,
+            state,
             info: RwLock::new(info),
         })
     }
@@ -100,8 +105,24 @@ impl BlockStore for SledStore {
         };
         let key = header.number.to_be_bytes();
         let bytes = block.encode_to_vec();
-        (&self.blocks, &self.txids, &self.meta)
-            .transaction(|(blocks, txids, meta)| {
+        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = commit
+            .writes
+            .iter()
+            .map(|w| {
+                (
+                    state_key(&w.namespace, &w.key),
+                    w.value.as_ref().map(|v| state_value(w.version, v)),
+                )
+            })
+            .collect();
+        (&self.blocks, &self.txids, &self.meta, &self.state)
+            .transaction(|(blocks, txids, meta, state)| {
+                for (k, v) in &writes {
+                    match v {
+                        Some(v) => state.insert(k.as_slice(), v.as_slice())?,
+                        None => state.remove(k.as_slice())?,
+                    };
+                }
                 blocks.insert(&key, bytes.as_slice())?;
                 for (id, index) in &commit.tx_ids {
                     // The first commit of a tx id wins; a later duplicate keeps pointing at the original.
@@ -150,4 +171,62 @@ impl BlockStore for SledStore {
     fn config(&self) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(self.meta.get(CONFIG).map_err(storage)?.map(|v| v.to_vec()))
     }
+
+    fn get_state(&self, namespace: &str, key: &str) -> Result<Option<Versioned>, LedgerError> {
+        match self.state.get(state_key(namespace, key)).map_err(storage)? {
+            Some(v) => Ok(Some(parse_value(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn state_range(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<(String, Versioned)>, LedgerError> {
+        let from = state_key(namespace, start);
+        let prefix_len = namespace.len() + 1;
+        let iter = if end.is_empty() {
+            let mut upper = namespace.as_bytes().to_vec();
+            upper.push(1);
+            self.state.range(from..upper)
+        } else {
+            self.state.range(from..state_key(namespace, end))
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item.map_err(storage)?;
+            let key = String::from_utf8(k[prefix_len..].to_vec())
+                .map_err(|_| LedgerError::Corrupt("state key".into()))?;
+            out.push((key, parse_value(&v)?));
+        }
+        Ok(out)
+    }
+}
+
+/// `namespace ‖ 0 ‖ key`: namespaces cannot contain a zero byte, so one namespace's keys sort together.
+fn state_key(namespace: &str, key: &str) -> Vec<u8> {
+    [namespace.as_bytes(), &[0], key.as_bytes()].concat()
+}
+
+/// `block ‖ tx ‖ value`, big-endian.
+fn state_value(version: StateVersion, value: &[u8]) -> Vec<u8> {
+    [
+        &version.block.to_be_bytes()[..],
+        &version.tx.to_be_bytes(),
+        value,
+    ]
+    .concat()
+}
+
+fn parse_value(v: &[u8]) -> Result<Versioned, LedgerError> {
+    if v.len() < 16 {
+        return Err(LedgerError::Corrupt(
+            "state value shorter than its version".into(),
+        ));
+    }
+    let block = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+    let tx = u64::from_be_bytes(v[8..16].try_into().expect("8 bytes"));
+    Ok((v[16..].to_vec(), StateVersion { block, tx }))
 }

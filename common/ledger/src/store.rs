@@ -37,7 +37,29 @@ pub struct Commit {
     pub tx_ids: Vec<(String, u32)>,
     /// The channel config in force after this block, when the block changes it.
     pub config: Option<Vec<u8>>,
+    /// World-state writes of the block's valid transactions, in order.
+    pub writes: Vec<StateWrite>,
 }
+
+/// A key's version: the block and transaction that last wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct StateVersion {
+    pub block: u64,
+    pub tx: u64,
+}
+
+/// One world-state write: a new value (or a delete) for a key of a namespace (a chaincode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateWrite {
+    pub namespace: String,
+    pub key: String,
+    /// `None` deletes the key.
+    pub value: Option<Vec<u8>>,
+    pub version: StateVersion,
+}
+
+/// A committed value and its version.
+pub type Versioned = (Vec<u8>, StateVersion);
 
 /// An append-only chain of verified blocks.
 pub trait BlockStore: Send + Sync {
@@ -55,4 +77,15 @@ pub trait BlockStore: Send + Sync {
 
     /// The channel config stored with the last config block.
     fn config(&self) -> Result<Option<Vec<u8>>, LedgerError>;
+
+    /// A key's committed value and version.
+    fn get_state(&self, namespace: &str, key: &str) -> Result<Option<Versioned>, LedgerError>;
+
+    /// Committed keys of `namespace` in `[start, end)` (empty `end`: no bound), in key order.
+    fn state_range(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<(String, Versioned)>, LedgerError>;
 }

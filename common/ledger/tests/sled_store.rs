@@ -24,6 +24,7 @@ fn appends_in_order_and_survives_reopen() {
             let commit = Commit {
                 tx_ids: vec![(format!("id{i}"), 0)],
                 config: (i == 0).then(|| b"cfg".to_vec()),
+                ..Default::default()
             };
             store.append(b, commit).unwrap();
         }
@@ -59,6 +60,7 @@ fn a_duplicate_tx_id_keeps_its_first_location() {
                 Commit {
                     tx_ids: vec![("same".into(), 0)],
                     config: None,
+                    ..Default::default()
                 },
             )
             .unwrap();
@@ -85,4 +87,81 @@ fn ledgers_reopen_every_channel() {
         vec!["mychannel".to_string(), "other".to_string()]
     );
     assert_eq!(ledgers.get("mychannel").unwrap().info().height, 1);
+}
+
+#[test]
+fn world_state_commits_with_its_block_and_keeps_namespaces_apart() {
+    use weft_ledger::{StateVersion, StateWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = chain(3);
+    let w = |ns: &str, key: &str, value: Option<&str>, block: u64, tx: u64| StateWrite {
+        namespace: ns.into(),
+        key: key.into(),
+        value: value.map(|v| v.as_bytes().to_vec()),
+        version: StateVersion { block, tx },
+    };
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.append(&blocks[0], Commit::default()).unwrap();
+        let writes = vec![
+            w("basic", "a1", Some("x"), 1, 0),
+            w("basic", "a2", Some("y"), 1, 1),
+            w("kv", "a1", Some("z"), 1, 2),
+        ];
+        store
+            .append(
+                &blocks[1],
+                Commit {
+                    writes,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        // A refused block writes nothing.
+        let late = vec![w("basic", "a3", Some("nope"), 9, 0)];
+        assert!(
+            store
+                .append(
+                    &blocks[1],
+                    Commit {
+                        writes: late,
+                        ..Default::default()
+                    }
+                )
+                .is_err()
+        );
+        assert_eq!(store.get_state("basic", "a3").unwrap(), None);
+        let writes = vec![
+            w("basic", "a1", None, 2, 0),
+            w("basic", "a2", Some("y2"), 2, 1),
+        ];
+        store
+            .append(
+                &blocks[2],
+                Commit {
+                    writes,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.get_state("basic", "a1").unwrap(), None, "deleted");
+    assert_eq!(
+        store.get_state("basic", "a2").unwrap(),
+        Some((b"y2".to_vec(), StateVersion { block: 2, tx: 1 }))
+    );
+    assert_eq!(
+        store.get_state("kv", "a1").unwrap(),
+        Some((b"z".to_vec(), StateVersion { block: 1, tx: 2 }))
+    );
+    let all: Vec<String> = store
+        .state_range("basic", "", "")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(all, vec!["a2"]);
+    assert_eq!(store.state_range("kv", "a0", "a2").unwrap().len(), 1);
+    assert!(store.state_range("kv", "b", "").unwrap().is_empty());
 }

@@ -20,6 +20,11 @@ pub mod gossip {
     include!(concat!(env!("OUT_DIR"), "/weft.gossip.rs"));
 }
 
+/// Proposals, read/write sets, endorsements and transactions (Fabric's `peer` and `rwset` packages).
+pub mod peer {
+    include!(concat!(env!("OUT_DIR"), "/weft.peer.rs"));
+}
+
 /// Per-stream request framing and the peer's administrative operations.
 pub mod service {
     include!(concat!(env!("OUT_DIR"), "/weft.service.rs"));
