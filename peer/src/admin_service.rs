@@ -43,6 +43,21 @@ async fn handle_stream(conn: Connection, mut stream: Framed, node: Arc<PeerNode>
             return;
         }
         Ok(Some(Request {
+            kind: Some(request::Kind::Endorse(sp)),
+        })) => {
+            // Simulation and signing are CPU work: off the async workers.
+            let n = node.clone();
+            let resp = tokio::task::spawn_blocking(move || {
+                crate::endorser::endorse(&n, &n.chaincodes, &sp, crate::now_unix())
+            })
+            .await;
+            if let Ok(resp) = resp {
+                let _ = stream.send(&resp).await;
+            }
+            stream.finish();
+            return;
+        }
+        Ok(Some(Request {
             kind: Some(request::Kind::PeerAdmin(env)),
         })) => handle(&node, env).await,
         Ok(Some(_)) => refuse(

@@ -173,3 +173,18 @@ pub async fn peer_admin(
         }),
     }
 }
+
+/// Sends a signed proposal to a peer's endorser.
+pub async fn endorse(
+    conn: &Connection,
+    sp: weft_wire::peer::SignedProposal,
+) -> Result<weft_wire::peer::ProposalResponse, ClientError> {
+    let mut s = conn.open().await.map_err(ClientError::Transport)?;
+    s.send(&Request {
+        kind: Some(request::Kind::Endorse(sp)),
+    })
+    .await?;
+    let resp = s.recv().await?.ok_or(ClientError::NoAnswer)?;
+    s.finish();
+    Ok(resp)
+}

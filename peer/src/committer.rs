@@ -7,11 +7,14 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
+use weft_crypto::ChannelBundle;
 use weft_crypto::block::{self, BlockError};
-use weft_crypto::{ChannelBundle, envelope};
 use weft_ledger::{BlockStore, ChainInfo, Commit, LedgerError, SledStore};
 use weft_wire::Message;
-use weft_wire::common::{Block, BlockMetadataIndex, Envelope, HeaderType, TxValidationCode};
+use weft_wire::common::{Block, BlockMetadataIndex, TxValidationCode};
+
+use crate::state::LedgerState;
+use crate::validation::validate_block;
 
 /// Why a block was not committed. The ledger is unchanged.
 #[derive(Debug, thiserror::Error)]
@@ -167,24 +170,31 @@ fn prepare(
     config: Option<Vec<u8>>,
     now: i64,
 ) -> (Block, Commit) {
-    let mut codes = Vec::new();
-    let mut tx_ids: Vec<(String, u32)> = Vec::new();
-    for (i, raw) in block.data.iter().flat_map(|d| &d.data).enumerate() {
-        let (code, tx_id) = validate_tx(raw, bundle, now);
-        let code = match tx_id {
-            Some(id)
-                if tx_ids.iter().any(|(t, _)| *t == id)
-                    || ledger.tx_location(&id).ok().flatten().is_some() =>
-            {
-                TxValidationCode::DuplicateTxid
-            }
-            Some(id) => {
-                tx_ids.push((id, i as u32));
-                code
-            }
-            None => code,
-        };
-        codes.push(code as u8);
+    let number = block.header.as_ref().map_or(0, |h| h.number);
+    let txs = block
+        .data
+        .as_ref()
+        .map(|d| d.data.as_slice())
+        .unwrap_or_default();
+    let committed = |id: &str| ledger.tx_location(id).ok().flatten().is_some();
+    let results = validate_block(number, txs, bundle, &LedgerState(ledger), &committed, now);
+    let mut codes = Vec::with_capacity(results.len());
+    let mut tx_ids = Vec::new();
+    let mut writes = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        codes.push(r.code as u8);
+        if r.code != TxValidationCode::Valid {
+            tracing::info!(target: "committer", channel = %bundle.channel_id(), block = number, tx = i,
+                tx_id = r.tx_id.as_deref().unwrap_or(""), code = r.code.as_str_name(),
+                reason = r.reason.as_deref().unwrap_or(""), "invalid transaction");
+        }
+        if let Some(id) = r
+            .tx_id
+            .filter(|_| r.code != TxValidationCode::DuplicateTxid)
+        {
+            tx_ids.push((id, i as u32));
+        }
+        writes.extend(r.writes);
     }
     let md = &mut block.metadata.get_or_insert_with(Default::default).metadata;
     md.resize(3, Vec::new());
@@ -194,38 +204,9 @@ fn prepare(
         Commit {
             tx_ids,
             config,
-            writes: Vec::new(),
+            writes,
         },
     )
-}
-
-/// The validation code of one transaction and its id (when it has a well-formed header).
-fn validate_tx(raw: &[u8], bundle: &ChannelBundle, now: i64) -> (TxValidationCode, Option<String>) {
-    let Ok(env) = Envelope::decode(raw) else {
-        return (TxValidationCode::NilEnvelope, None);
-    };
-    let Ok(opened) = envelope::open(&env) else {
-        return (TxValidationCode::BadPayload, None);
-    };
-    let tx_id = Some(opened.channel_header.tx_id.clone()).filter(|t| !t.is_empty());
-    let code = match HeaderType::try_from(opened.header_type()) {
-        // Config transactions are verified as part of the orderer-signed block.
-        Ok(HeaderType::Config) => TxValidationCode::Valid,
-        Ok(_) if opened.channel_id() != bundle.channel_id() => {
-            TxValidationCode::TargetChainNotFound
-        }
-        Ok(_) => match bundle
-            .verify_signers(&[opened.signed_data()], now)
-            .0
-            .is_empty()
-        {
-            true => TxValidationCode::BadCreatorSignature,
-            // Endorser transactions are validated by the transactions feature; other types are unknown here.
-            false => TxValidationCode::UnknownTxType,
-        },
-        Err(_) => TxValidationCode::UnknownTxType,
-    };
-    (code, tx_id)
 }
 
 /// Waits up to `wait` for `tx_id` to be committed on `ch`; returns its block and validation code.

@@ -4,8 +4,12 @@
 //! - [`config`]: `core.yaml` with `CORE_*` overrides.
 //! - [`committer`]: a joined channel: verify, validate and commit blocks.
 //! - [`deliver_client`]: pulls blocks from the orderer.
+//! - [`endorser`]: simulates chaincode calls and endorses the results.
+//! - [`proposal`]: the client side of a transaction.
 //! - [`gossip`]: the gossip driver and its handle.
 //! - [`node`]: the process's shared state and channel joining.
+//! - [`state`]: the world state as chaincode and validation read it.
+//! - [`validation`]: endorsement policy and MVCC validation of a block.
 //! - [`admin_service`]: the QUIC service for `peer channel join | getinfo | list`.
 //! - [`http`]: the peer's admin HTTP routes.
 //! - [`client`]: Broadcast, Deliver and admin calls as a client.
@@ -17,9 +21,13 @@ pub mod client;
 pub mod committer;
 pub mod config;
 pub mod deliver_client;
+pub mod endorser;
 pub mod gossip;
 pub mod http;
 pub mod node;
+pub mod proposal;
+pub mod state;
+pub mod validation;
 
 /// Seconds since the Unix epoch, for certificate validity checks.
 pub fn now_unix() -> i64 {

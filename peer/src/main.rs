@@ -37,6 +37,16 @@ fn run() -> Result<()> {
                 std::process::exit(1)
             }
         }
+        Command::Chaincode(args) => {
+            let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());
+            weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
+            rt.block_on(weft_peer::cli::chaincode::run(*args))
+        }
+        Command::Lifecycle(args) => {
+            let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());
+            weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
+            rt.block_on(weft_peer::cli::chaincode::run_lifecycle(*args))
+        }
         Command::Channel(args) => {
             // Client verbs log warnings only, so their output stays what scripts parse.
             let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());

@@ -30,6 +30,8 @@ pub struct PeerNode {
     pub signer: Arc<Signer>,
     pub local_msp: weft_crypto::Msp,
     pub gossip: GossipHandle,
+    /// The chaincodes this peer can run.
+    pub chaincodes: weft_chaincode::Registry,
     msps: Msps,
     pub endpoint: Endpoint,
     pub trust: TrustStore,
@@ -57,6 +59,7 @@ impl PeerNode {
             signer,
             local_msp,
             gossip,
+            chaincodes: weft_chaincode::Registry::builtin(),
             msps,
             endpoint,
             trust,

@@ -5,6 +5,7 @@
 //! `/Channel/Consortiums/SampleConsortium/ChannelCreationPolicy`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use weft_wire::common::{
     ApplicationConfig, ChannelConfig, Consortium, OrdererConfig, OrgConfig, Policy, policy,
@@ -19,7 +20,17 @@ use crate::policy::{ImplicitMeta, PolicyError, SignaturePolicy, SignedData, Veri
 pub struct ChannelBundle {
     config: ChannelConfig,
     msps: HashMap<String, Msp>,
+    // Identities validated against this config (chain and NodeOUs), keyed by their serialized bytes: the
+    // same creators and endorsers sign block after block, and a chain check costs an ECDSA verification.
+    // Validity dates are still checked on every use. Cleared when full.
+    cache: Arc<Mutex<IdentityCache>>,
 }
+
+/// Validation results by serialized identity.
+type IdentityCache = HashMap<Vec<u8>, Result<Identity, crate::IdentityError>>;
+
+/// Validated identities kept per bundle before the cache is cleared.
+const IDENTITY_CACHE: usize = 10_000;
 
 #[derive(Clone, Copy)]
 enum Group<'a> {
@@ -90,7 +101,11 @@ impl ChannelBundle {
         for org in all_orgs(&config) {
             msps.insert(org.msp_id.clone(), Msp::from_config(org)?);
         }
-        Ok(Self { config, msps })
+        Ok(Self {
+            config,
+            msps,
+            cache: Arc::default(),
+        })
     }
 
     pub fn config(&self) -> &ChannelConfig {
@@ -119,6 +134,38 @@ impl ChannelBundle {
 
     /// Validates an identity against its MSP in this channel, returning it parsed.
     pub fn validate(&self, serialized: &[u8], now: i64) -> Result<Identity, crate::IdentityError> {
+        let cached = self
+            .cache
+            .lock()
+            .expect("identity cache")
+            .get(serialized)
+            .cloned();
+        let result = match cached {
+            Some(r) => r,
+            None => {
+                let r = self.validate_uncached(serialized, now);
+                let mut cache = self.cache.lock().expect("identity cache");
+                if cache.len() >= IDENTITY_CACHE {
+                    cache.clear();
+                }
+                cache.insert(serialized.to_vec(), r.clone());
+                r
+            }
+        };
+        let ident = result?;
+        if now < ident.not_before || now > ident.not_after {
+            return Err(crate::IdentityError::Expired {
+                subject: ident.subject,
+            });
+        }
+        Ok(ident)
+    }
+
+    fn validate_uncached(
+        &self,
+        serialized: &[u8],
+        now: i64,
+    ) -> Result<Identity, crate::IdentityError> {
         let ident = Identity::from_serialized(serialized)?;
         let msp = self
             .msps
@@ -174,9 +221,26 @@ impl ChannelBundle {
         signed: &[SignedData<'_>],
         now: i64,
     ) -> Result<(), PolicyError> {
-        let (group, name) = self.resolve(path)?;
         let (signers, rejected) = self.verify_signers(signed, now);
-        if eval_in(group, name, &signers)? {
+        self.evaluate_signers(path, &signers, &rejected)
+    }
+
+    /// Evaluates a policy over signers already verified: a channel policy path (`/Channel/...`) or a signature
+    /// policy rule (`AND('Org1MSP.peer', ...)`). `rejected` (signatures that did not verify) only explains a
+    /// failure.
+    pub fn evaluate_signers(
+        &self,
+        path: &str,
+        signers: &[VerifiedSigner],
+        rejected: &[String],
+    ) -> Result<(), PolicyError> {
+        let met = if path.starts_with('/') {
+            let (group, name) = self.resolve(path)?;
+            eval_in(group, name, signers)?
+        } else {
+            path.parse::<SignaturePolicy>()?.evaluate(signers)
+        };
+        if met {
             return Ok(());
         }
         let reason = if rejected.is_empty() {

@@ -27,6 +27,8 @@ pub struct Opened {
     pub channel_header: ChannelHeader,
     pub signature_header: SignatureHeader,
     pub data: Vec<u8>,
+    channel_header_bytes: Vec<u8>,
+    signature_header_bytes: Vec<u8>,
     payload_bytes: Vec<u8>,
     signature: Vec<u8>,
 }
@@ -38,6 +40,11 @@ impl Opened {
 
     pub fn channel_id(&self) -> &str {
         &self.channel_header.channel_id
+    }
+
+    /// The encoded channel and signature headers, as signed.
+    pub fn header_bytes(&self) -> (&[u8], &[u8]) {
+        (&self.channel_header_bytes, &self.signature_header_bytes)
     }
 
     pub fn creator(&self) -> &[u8] {
@@ -90,6 +97,8 @@ pub fn open(env: &Envelope) -> Result<Opened, EnvelopeError> {
     Ok(Opened {
         channel_header,
         signature_header,
+        channel_header_bytes: header.channel_header,
+        signature_header_bytes: header.signature_header,
         data: payload.data,
         payload_bytes: env.payload.clone(),
         signature: env.signature.clone(),

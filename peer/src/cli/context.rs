@@ -14,6 +14,8 @@ pub struct ClientContext {
     pub config: Resolved,
     pub signer: Signer,
     pub endpoint: Endpoint,
+    /// The roots the endpoint trusts; channel configs add theirs.
+    pub trust: TrustStore,
     flags: OrdererFlags,
 }
 
@@ -86,6 +88,7 @@ impl ClientContext {
             config,
             signer: local.signer,
             endpoint,
+            trust,
             flags: flags.clone(),
         })
     }
@@ -100,6 +103,20 @@ impl ClientContext {
             .await
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("connecting to peer {} (CORE_PEER_ADDRESS)", p.address))
+    }
+
+    /// Connects to a peer at `address` (from `--peerAddresses`).
+    pub async fn peer_at(&self, address: &str) -> Result<Connection> {
+        self.endpoint
+            .connect_host(address, None)
+            .await
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("connecting to peer {address}"))
+    }
+
+    /// Whether `-o` was given.
+    pub fn has_orderer(&self) -> bool {
+        self.flags.orderer.is_some()
     }
 
     /// Connects to the orderer given with `-o`.

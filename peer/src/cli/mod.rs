@@ -1,5 +1,6 @@
 //! The `peer` command line, with Fabric's verbs and flags.
 
+pub mod chaincode;
 pub mod channel;
 pub mod context;
 pub mod node;
@@ -26,8 +27,111 @@ pub enum Command {
     Node(NodeCmd),
     /// Operate a channel: create | join | update | fetch | getinfo | list.
     Channel(Box<ChannelArgs>),
+    /// Invoke or query a chaincode.
+    Chaincode(Box<ChaincodeArgs>),
+    /// Chaincode lifecycle: commit | querycommitted a chaincode definition.
+    Lifecycle(Box<LifecycleArgs>),
     /// Print version information.
     Version,
+}
+
+/// Flags naming the peers to endorse on (Fabric's names; repeat them per peer).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PeerFlags {
+    /// Peers to send the proposal to (default: CORE_PEER_ADDRESS).
+    #[arg(long = "peerAddresses")]
+    pub peer_addresses: Vec<String>,
+    /// TLS root certificates of those peers (added to the trusted roots).
+    #[arg(long = "tlsRootCertFiles")]
+    pub tls_root_cert_files: Vec<PathBuf>,
+    /// Wait until the transaction is committed and report its validation code.
+    #[arg(long = "waitForEvent")]
+    pub wait_for_event: bool,
+    /// How long to wait for the commit event.
+    #[arg(long = "waitForEventTimeout", default_value = "30s", value_parser = parse_duration)]
+    pub wait_for_event_timeout: std::time::Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct ChaincodeArgs {
+    #[command(flatten)]
+    pub orderer: OrdererFlags,
+    #[command(subcommand)]
+    pub verb: ChaincodeCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChaincodeCmd {
+    /// Endorse, order and commit a chaincode call.
+    Invoke {
+        #[arg(short = 'C', long = "channelID")]
+        channel: String,
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        /// The call as JSON: '{"Args":["Function","arg1",...]}' or '{"function":"F","Args":[...]}'.
+        #[arg(short = 'c', long = "ctor")]
+        ctor: String,
+        #[command(flatten)]
+        peers: PeerFlags,
+    },
+    /// Run a chaincode call on one peer and print its result; nothing is ordered.
+    Query {
+        #[arg(short = 'C', long = "channelID")]
+        channel: String,
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        #[arg(short = 'c', long = "ctor")]
+        ctor: String,
+        #[command(flatten)]
+        peers: PeerFlags,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct LifecycleArgs {
+    #[command(flatten)]
+    pub orderer: OrdererFlags,
+    #[command(subcommand)]
+    pub verb: LifecycleCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LifecycleCmd {
+    /// Chaincode definitions.
+    #[command(subcommand)]
+    Chaincode(LifecycleChaincodeCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LifecycleChaincodeCmd {
+    /// Commit a chaincode definition on a channel (endorsed per the channel's LifecycleEndorsement policy).
+    Commit {
+        #[arg(short = 'C', long = "channelID")]
+        channel: String,
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        #[arg(short = 'v', long = "version")]
+        version: String,
+        #[arg(long = "sequence")]
+        sequence: u64,
+        /// The endorsement policy, e.g. "AND('Org1MSP.peer','Org2MSP.peer')".
+        #[arg(long = "signature-policy")]
+        signature_policy: Option<String>,
+        /// A channel policy as endorsement policy, e.g. /Channel/Application/Endorsement (the default).
+        #[arg(long = "channel-config-policy")]
+        channel_config_policy: Option<String>,
+        #[command(flatten)]
+        peers: PeerFlags,
+    },
+    /// Show the committed definition of a chaincode.
+    Querycommitted {
+        #[arg(short = 'C', long = "channelID")]
+        channel: String,
+        #[arg(short = 'n', long = "name")]
+        name: String,
+        #[command(flatten)]
+        peers: PeerFlags,
+    },
 }
 
 #[derive(Subcommand, Debug)]

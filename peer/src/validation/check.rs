@@ -1,0 +1,148 @@
+//! The stateless half of validation, run on all cores: structure, the creator's signature, the transaction id,
+//! the endorsements' signatures. Each signature is verified here and nowhere else.
+
+use weft_crypto::policy::{SignedData, VerifiedSigner};
+use weft_crypto::{ChannelBundle, envelope, hash};
+use weft_wire::Message;
+use weft_wire::common::{Envelope, HeaderType, TxValidationCode};
+use weft_wire::peer::{
+    ChaincodeAction, ChaincodeActionPayload, ProposalResponsePayload, Transaction, TxReadWriteSet,
+};
+
+/// What the stateless checks found.
+#[derive(Debug)]
+pub enum Checked {
+    Invalid(TxValidationCode),
+    Config,
+    Endorser(Box<Endorsed>),
+}
+
+/// An endorser transaction whose signatures are checked; its policy and reads remain to be checked.
+#[derive(Debug)]
+pub struct Endorsed {
+    pub chaincode: String,
+    /// Endorsers whose signatures verified, each once.
+    pub endorsers: Vec<VerifiedSigner>,
+    /// Why other endorsements were refused (for logs).
+    pub rejected: Vec<String>,
+    pub rwset: TxReadWriteSet,
+}
+
+/// A transaction after the stateless checks: its id (when the header could be read) and the verdict so far.
+#[derive(Debug)]
+pub struct CheckedTx {
+    pub tx_id: Option<String>,
+    pub checked: Checked,
+}
+
+/// The stateless checks of one transaction of a block.
+pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
+    use TxValidationCode as Code;
+    let invalid = |tx_id: Option<String>, code| CheckedTx {
+        tx_id,
+        checked: Checked::Invalid(code),
+    };
+    let Ok(env) = Envelope::decode(raw) else {
+        return invalid(None, Code::NilEnvelope);
+    };
+    let Ok(opened) = envelope::open(&env) else {
+        return invalid(None, Code::BadPayload);
+    };
+    let tx_id = Some(opened.channel_header.tx_id.clone()).filter(|t| !t.is_empty());
+    match HeaderType::try_from(opened.header_type()) {
+        // Config transactions are part of the orderer-signed block, verified with it.
+        Ok(HeaderType::Config) => {
+            return CheckedTx {
+                tx_id,
+                checked: Checked::Config,
+            };
+        }
+        Ok(HeaderType::EndorserTransaction) => {}
+        _ => return invalid(tx_id, Code::UnknownTxType),
+    }
+    if opened.channel_id() != bundle.channel_id() {
+        return invalid(tx_id, Code::TargetChainNotFound);
+    }
+    if bundle
+        .verify_signers(&[opened.signed_data()], now)
+        .0
+        .is_empty()
+    {
+        return invalid(tx_id, Code::BadCreatorSignature);
+    }
+    let sh = &opened.signature_header;
+    if tx_id.as_deref() != Some(hash::tx_id(&sh.nonce, &sh.creator).as_str()) {
+        return invalid(tx_id, Code::BadProposalTxid);
+    }
+    match endorsed(&opened, bundle, now) {
+        Ok(e) => CheckedTx {
+            tx_id,
+            checked: Checked::Endorser(Box::new(e)),
+        },
+        Err(code) => invalid(tx_id, code),
+    }
+}
+
+fn endorsed(
+    opened: &envelope::Opened,
+    bundle: &ChannelBundle,
+    now: i64,
+) -> Result<Endorsed, TxValidationCode> {
+    use TxValidationCode as Code;
+    let tx = Transaction::decode(opened.data.as_slice()).map_err(|_| Code::BadPayload)?;
+    let [action] = tx.actions.as_slice() else {
+        return Err(Code::InvalidEndorserTransaction);
+    };
+    let cap =
+        ChaincodeActionPayload::decode(action.payload.as_slice()).map_err(|_| Code::BadPayload)?;
+    let endorsed = cap.action.ok_or(Code::InvalidEndorserTransaction)?;
+    let prp_bytes = &endorsed.proposal_response_payload;
+    let prp = ProposalResponsePayload::decode(prp_bytes.as_slice())
+        .map_err(|_| Code::BadResponsePayload)?;
+    // The endorsed result must be for this very proposal: same headers, same call.
+    let expected = proposal_hash(opened.header_bytes(), &cap.chaincode_proposal_payload);
+    if prp.proposal_hash != expected {
+        return Err(Code::InvalidEndorserTransaction);
+    }
+    let cca =
+        ChaincodeAction::decode(prp.extension.as_slice()).map_err(|_| Code::BadResponsePayload)?;
+    if cca.response.as_ref().is_none_or(|r| r.status >= 400) {
+        return Err(Code::InvalidEndorserTransaction);
+    }
+    let chaincode = cca
+        .chaincode_id
+        .map(|c| c.name)
+        .filter(|n| !n.is_empty())
+        .ok_or(Code::InvalidChaincode)?;
+    let rwset = cca.results.unwrap_or_default();
+    if rwset.ns_rwset.iter().any(|ns| ns.namespace != chaincode) {
+        return Err(Code::IllegalWriteset);
+    }
+    let data: Vec<Vec<u8>> = endorsed
+        .endorsements
+        .iter()
+        .map(|e| [prp_bytes.as_slice(), &e.endorser].concat())
+        .collect();
+    let signed: Vec<SignedData<'_>> = endorsed
+        .endorsements
+        .iter()
+        .zip(&data)
+        .map(|(e, d)| SignedData {
+            identity: &e.endorser,
+            data: d,
+            signature: &e.signature,
+        })
+        .collect();
+    let (endorsers, rejected) = bundle.verify_signers(&signed, now);
+    Ok(Endorsed {
+        chaincode,
+        endorsers,
+        rejected,
+        rwset,
+    })
+}
+
+/// What a proposal response names as its proposal: SHA-256(channel header ‖ signature header ‖ payload).
+pub fn proposal_hash(header: (&[u8], &[u8]), payload: &[u8]) -> Vec<u8> {
+    hash::sha256_concat([header.0, header.1, payload]).to_vec()
+}
