@@ -2,7 +2,8 @@
 # Fabric's first-network as local processes on 127.0.0.1, with byfn's steps.
 #
 #   network.sh up      generate crypto and channel artifacts, start the orderer and four peers, create
-#                      mychannel, join every peer, update both orgs' anchor peers; returns when done
+#                      mychannel, join every peer, update both orgs' anchor peers, define chaincode basic;
+#                      returns when done
 #   network.sh demo    up, print each peer's height, and keep running until Ctrl-C, which stops everything
 #   network.sh down    stop every process and remove the network's state
 #   network.sh status  print each node's health and each peer's channel info
@@ -130,11 +131,14 @@ byfn() {
     as "$org" peer0 peer channel update -o $ORDERER_ADDRESS -c "$CHANNEL" -f "$ARTIFACTS/Org${org}MSPanchors.tx" \
       --tls --cafile "$ORDERER_CA"
   done
-  log "Waiting for every peer to commit the anchor peer updates (height 3)"
+  log "Defining chaincode basic on $CHANNEL (Fabric's default policy: a majority of the orgs)"
+  as 1 peer0 peer lifecycle chaincode commit -C "$CHANNEL" -n basic -v 1.0 --sequence 1 \
+    --peerAddresses 127.0.0.1:7051 --peerAddresses 127.0.0.1:9051 --waitForEvent
+  log "Waiting for every peer to commit the anchor peer updates and the definition (height 4)"
   local deadline=$((SECONDS + 30))
   for p in "${PEERS[@]}"; do
     read -r peer org _ <<< "$p"
-    until [ "$(height_of "$org" "$peer")" = 3 ]; do
+    until [ "$(height_of "$org" "$peer")" = 4 ]; do
       [ $SECONDS -lt $deadline ] || { echo "peer $peer.org$org stuck at height $(height_of "$org" "$peer")" >&2; exit 1; }
       sleep 0.2
     done
@@ -171,6 +175,10 @@ up() {
 Operations endpoints: orderer http://$ORDERER_OPS, peers http://127.0.0.1:9444 .. 9447
   (GET /healthz, /version, /metrics; peers also /channels). Logs: $STATE/logs/
 Use the CLI as a peer's admin:  source deploy/local/env.sh org1 peer0 && peer channel getinfo -c $CHANNEL
+Invoke and query basic:
+  peer chaincode invoke -C $CHANNEL -n basic --peerAddresses 127.0.0.1:7051 --peerAddresses 127.0.0.1:9051 \\
+    -c '{"Args":["CreateAsset","a1","blue","5","Tom","100"]}' --waitForEvent
+  peer chaincode query -C $CHANNEL -n basic -c '{"Args":["ReadAsset","a1"]}'
 MSG
 }
 

@@ -516,6 +516,81 @@ impl Network {
         self.wait_all_at(3);
     }
 
+    /// Commits a chaincode definition as Org1's admin, endorsed by both orgs' peer0 (the lifecycle policy
+    /// needs a majority of orgs). `policy`: a signature policy, or `None` for Fabric's default.
+    pub fn define(&self, name: &str, sequence: u64, policy: Option<&str>) {
+        let (p0, p2) = (self.peers[0].address(), self.peers[2].address());
+        let seq = sequence.to_string();
+        let mut args = vec![
+            "lifecycle",
+            "chaincode",
+            "commit",
+            "-C",
+            CHANNEL,
+            "-n",
+            name,
+            "-v",
+            "1.0",
+            "--sequence",
+            &seq,
+        ];
+        if let Some(p) = policy {
+            args.extend(["--signature-policy", p]);
+        }
+        args.extend([
+            "--peerAddresses",
+            &p0,
+            "--peerAddresses",
+            &p2,
+            "--waitForEvent",
+        ]);
+        self.cli("peer0.org1.example.com", &args);
+    }
+
+    /// Runs `peer chaincode invoke` of `chaincode` as `target`'s org admin, endorsed on `endorsers`, waiting
+    /// for the commit.
+    pub fn invoke(&self, target: &str, chaincode: &str, endorsers: &[&str], ctor: &str) -> Output {
+        let addrs: Vec<String> = endorsers.iter().map(|e| self.peer(e).address()).collect();
+        let mut args = vec![
+            "chaincode",
+            "invoke",
+            "-C",
+            CHANNEL,
+            "-n",
+            chaincode,
+            "-c",
+            ctor,
+            "--waitForEvent",
+        ];
+        for a in &addrs {
+            args.extend(["--peerAddresses", a.as_str()]);
+        }
+        self.cli_with(target, &args, &[])
+    }
+
+    /// `peer chaincode query` of `chaincode` on `target`; stdout on success, stderr on failure.
+    pub fn query(&self, target: &str, chaincode: &str, ctor: &str) -> Result<String, String> {
+        let out = self.cli_with(
+            target,
+            &[
+                "chaincode",
+                "query",
+                "-C",
+                CHANNEL,
+                "-n",
+                chaincode,
+                "-c",
+                ctor,
+            ],
+            &[],
+        );
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// `GET path` on a node's operations endpoint, parsed as JSON.
     pub fn ops_json(&self, name: &str, path: &str) -> Result<serde_json::Value, String> {
         let (code, body) = weft_ops::admin::http_get::get(

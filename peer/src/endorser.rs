@@ -11,6 +11,7 @@ use weft_wire::peer::{
     ProposalResponse, ProposalResponsePayload, Response, SignedProposal,
 };
 
+use crate::committer::ChannelState;
 use crate::node::PeerNode;
 use crate::state::LedgerState;
 use crate::validation::check::proposal_hash;
@@ -36,7 +37,21 @@ pub fn endorse(
     sp: &SignedProposal,
     now: i64,
 ) -> ProposalResponse {
-    match try_endorse(node, registry, sp, now) {
+    endorse_with(&node.signer, &|id| node.channel(id), registry, sp, now)
+}
+
+/// Finds a joined channel by name.
+pub type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<std::sync::Arc<ChannelState>>;
+
+/// Endorses `sp` as `signer`, finding the proposal's channel with `channel`.
+pub fn endorse_with(
+    signer: &Signer,
+    channel: ChannelLookup<'_>,
+    registry: &Registry,
+    sp: &SignedProposal,
+    now: i64,
+) -> ProposalResponse {
+    match try_endorse(signer, channel, registry, sp, now) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(target: "endorser", error = %e, "proposal refused");
@@ -46,7 +61,8 @@ pub fn endorse(
 }
 
 fn try_endorse(
-    node: &PeerNode,
+    signer: &Signer,
+    channel: ChannelLookup<'_>,
     registry: &Registry,
     sp: &SignedProposal,
     now: i64,
@@ -68,9 +84,8 @@ fn try_endorse(
             ch.tx_id
         ));
     }
-    let channel = node
-        .channel(&ch.channel_id)
-        .ok_or_else(|| format!("channel '{}' not found", ch.channel_id))?;
+    let channel =
+        channel(&ch.channel_id).ok_or_else(|| format!("channel '{}' not found", ch.channel_id))?;
     let bundle = channel.bundle();
     let signed = SignedData {
         identity: &sh.creator,
@@ -146,7 +161,7 @@ fn try_endorse(
     .encode_to_vec();
     Ok(ProposalResponse {
         response: Some(response),
-        endorsement: Some(sign(&node.signer, &prp)),
+        endorsement: Some(sign(signer, &prp)),
         payload: prp,
     })
 }

@@ -29,6 +29,7 @@ pub fn routes(node: Arc<PeerNode>) -> Router {
         .route("/channels", get(channels))
         .route("/gossip/membership", get(membership))
         .route("/channels/{channel}/members", get(members))
+        .route("/channels/{channel}/transactions/{txid}", get(transaction))
         .with_state(node)
 }
 
@@ -74,4 +75,46 @@ async fn channels(State(node): State<Arc<PeerNode>>) -> Json<Channels> {
         })
         .collect();
     Json(Channels { channels })
+}
+
+#[derive(Serialize)]
+struct TxView {
+    txid: String,
+    block: u64,
+    validation_code: &'static str,
+}
+
+type JsonError = (StatusCode, Json<serde_json::Value>);
+
+fn not_found(message: String) -> JsonError {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({ "error": message })),
+    )
+}
+
+/// `GET /channels/{channel}/transactions/{txid}` → `{"txid","block","validation_code"}`.
+async fn transaction(
+    State(node): State<Arc<PeerNode>>,
+    Path((channel, txid)): Path<(String, String)>,
+) -> Result<Json<TxView>, JsonError> {
+    let ch = node
+        .channel(&channel)
+        .ok_or_else(|| not_found(format!("peer has not joined channel {channel}")))?;
+    let status = crate::committer::wait_for_tx(&ch, &txid, std::time::Duration::ZERO)
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+        })?
+        .ok_or_else(|| not_found(format!("transaction {txid} not found on channel {channel}")))?;
+    let code = weft_wire::common::TxValidationCode::try_from(status.validation_code)
+        .map_or("UNKNOWN", |c| c.as_str_name());
+    Ok(Json(TxView {
+        txid,
+        block: status.block,
+        validation_code: code,
+    }))
 }

@@ -38,7 +38,9 @@ fn run() -> Result<()> {
             }
         }
         Command::Chaincode(args) => {
-            let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());
+            // Like Fabric's CLI: the transaction id and its commit status on stderr.
+            let spec = std::env::var("FABRIC_LOGGING_SPEC")
+                .unwrap_or_else(|_| "chaincodeCmd=info:warning".into());
             weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
             rt.block_on(weft_peer::cli::chaincode::run(*args))
         }

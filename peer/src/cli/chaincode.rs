@@ -146,7 +146,8 @@ fn targets(ctx: &ClientContext, peers: &PeerFlags) -> Result<Vec<String>> {
     })
 }
 
-/// Asks the first peer for the channel config, to learn the other orgs' TLS roots and the orderers.
+/// Asks our own peer (CORE_PEER_ADDRESS, whose TLS root we trust) for the channel config, to learn the other
+/// orgs' TLS roots and the orderers.
 async fn channel_config(ctx: &ClientContext, peer: &str, channel: &str) -> Result<ChannelConfig> {
     let conn = ctx.peer_at(peer).await?;
     let req = PeerAdminRequest {
@@ -201,7 +202,8 @@ async fn invoke(
     peers: &PeerFlags,
 ) -> Result<(Vec<u8>, Option<i32>)> {
     let targets = targets(ctx, peers)?;
-    let config = channel_config(ctx, &targets[0], channel).await?;
+    let own = ctx.config.config.peer.address.clone();
+    let config = channel_config(ctx, &own, channel).await?;
     ctx.trust
         .extend(weft_crypto::bundle::all_orgs(&config).flat_map(|o| o.tls_root_certs.clone()));
     let built = proposal::build(&ctx.signer, channel, name, call, SystemTime::now());

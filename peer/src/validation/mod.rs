@@ -159,3 +159,6 @@ fn stateful(
     }
     Ok(writes)
 }
+
+#[cfg(test)]
+mod tests;
