@@ -39,11 +39,26 @@ pub struct Channel {
     /// Verified StateInfo per peer: timestamp, envelope, properties.
     infos: BTreeMap<PkiId, (PeerTime, Envelope, Properties)>,
     reported: BTreeSet<PkiId>,
+    /// Blocks: our height, the push window, state transfer.
+    pub blocks: crate::blocks::Blocks,
 }
 
 impl Channel {
     pub(crate) fn forget(&mut self, pki: &PkiId) {
         self.infos.remove(pki);
+    }
+
+    /// Whether we hold a valid StateInfo of `pki` in this channel.
+    pub fn has_state_info(&self, pki: &PkiId) -> bool {
+        self.infos.contains_key(pki)
+    }
+
+    /// Ledger heights the channel's peers advertise.
+    pub fn heights(&self) -> Vec<(PkiId, u64)> {
+        self.infos
+            .iter()
+            .map(|(p, (_, _, props))| (p.clone(), props.ledger_height))
+            .collect()
     }
 }
 
@@ -71,6 +86,7 @@ impl<C: GossipCrypto> GossipCore<C> {
                 own: None,
                 infos: BTreeMap::new(),
                 reported: BTreeSet::new(),
+                blocks: Default::default(),
             });
         ch.orgs = orgs;
         ch.anchors = anchors.clone();
@@ -98,7 +114,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         self.publish_state_info(now, channel);
     }
 
-    /// Our ledger height on `channel` changed: publish at once.
+    /// Our ledger height on `channel` changed: publish at once, and fetch what others have beyond it.
     pub fn update_height(&mut self, now: Instant, channel: &str, height: u64) {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
@@ -108,6 +124,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             ch.dirty = true;
             self.publish_state_info(now, channel);
         }
+        self.blocks_height(now, channel, height);
     }
 
     /// Channel members (alive, org in the channel, with a valid StateInfo), us included.
@@ -305,6 +322,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             pki.clone(),
             (time, env.clone(), si.properties.clone().unwrap_or_default()),
         );
+        self.plan_state_transfer(_now, &name);
+        let ch = self.channels.get_mut(&name).expect("found above");
         if forward {
             let orgs = ch.orgs.clone();
             let subject_ext = self.peers.get(&pki).is_some_and(|p| !p.external.is_empty());

@@ -29,6 +29,18 @@ pub struct GossipConfig {
     pub membership_tracker_interval: Duration,
     /// Bootstrap connection attempts (`maxConnectionAttempts`).
     pub max_connection_attempts: u32,
+    /// Times each pushed block is sent to a fresh random set of peers (`propagateIterations`; 0 disables push).
+    pub propagate_iterations: u32,
+    /// Recent blocks kept for deduplication and pull (`maxBlockCountToStore`).
+    pub max_block_count_to_store: usize,
+    /// Blocks asked per state-transfer request (`state.batchSize`).
+    pub state_batch_size: u64,
+    /// How long a state-transfer request may go unanswered (`state.responseTimeout`).
+    pub state_response_timeout: Duration,
+    /// Extra attempts of a state-transfer request (`state.maxRetries`).
+    pub state_max_retries: u32,
+    /// State-transfer requests in flight at once (weft: Fabric sends one at a time).
+    pub state_parallel_requests: usize,
 }
 
 impl Default for GossipConfig {
@@ -46,6 +58,12 @@ impl Default for GossipConfig {
             publish_state_info_interval: Duration::from_secs(4),
             membership_tracker_interval: Duration::from_secs(5),
             max_connection_attempts: 120,
+            propagate_iterations: 1,
+            max_block_count_to_store: 10,
+            state_batch_size: 10,
+            state_response_timeout: Duration::from_secs(3),
+            state_max_retries: 3,
+            state_parallel_requests: 4,
         }
     }
 }

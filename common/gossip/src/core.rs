@@ -77,6 +77,35 @@ pub enum Event {
         old: PkiId,
         new: PkiId,
     },
+    /// A block arrived and must be verified; answer with `block_verified` or `block_rejected`.
+    BlockReceived {
+        channel: String,
+        seq: u64,
+        data: Vec<u8>,
+        from: PkiId,
+        source: crate::blocks::Source,
+    },
+    /// A copy of a block already held, being verified, or committed.
+    DuplicateBlock {
+        channel: String,
+        seq: u64,
+        source: crate::blocks::Source,
+    },
+    /// Blocks were requested from a peer by state transfer.
+    StateTransferRequested {
+        channel: String,
+        start: u64,
+        end: u64,
+        peer: PkiId,
+    },
+    /// A peer asks for blocks `[start, end]`; answer with `answer_state_request`.
+    StateRequest {
+        channel: String,
+        to: PkiId,
+        nonce: u64,
+        start: u64,
+        end: u64,
+    },
 }
 
 /// The gossip state machine of one peer.
@@ -173,7 +202,11 @@ impl<C: GossipCrypto> GossipCore<C> {
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = &self.timers;
-        let dials = self.dials.values().filter_map(|d| d.retry_at);
+        let dials = self
+            .dials
+            .values()
+            .filter_map(|d| d.retry_at)
+            .chain(self.next_state_deadline());
         [
             t.alive,
             t.check,
@@ -220,12 +253,16 @@ impl<C: GossipCrypto> GossipCore<C> {
             self.track_channels(now);
         }
         self.retry_dials(now);
+        if self.next_state_deadline().is_some_and(|d| now >= d) {
+            self.expire_state_requests(now);
+        }
     }
 
     /// A received envelope from an authenticated connection to `from`.
     pub fn handle_message(&mut self, now: Instant, from: &PkiId, env: Envelope) {
         let result = message::open(&env).and_then(|msg| {
             let tag = msg.tag;
+            let (channel, nonce) = (msg.channel.clone(), msg.nonce);
             match msg.content {
                 Some(Content::AliveMsg(am)) if tag_is(tag, EMPTY) => {
                     self.handle_alive(now, from, &env, &am, true).map(|_| ())
@@ -278,6 +315,25 @@ impl<C: GossipCrypto> GossipCore<C> {
                     | Content::StateInfoPullReq(_)
                     | Content::StateSnapshot(_),
                 ) => Err(Reject::Unexpected("illegal tag")),
+                Some(Content::DataMsg(dm)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_data(from, &channel, dm, crate::blocks::Source::Push)
+                }
+                Some(Content::StateRequest(req)) if tag_is(tag, CHAN_OR_ORG) => {
+                    self.handle_state_request(from, &channel, nonce, req)
+                }
+                Some(Content::StateResponse(res)) if tag_is(tag, CHAN_OR_ORG) => {
+                    self.handle_state_response(now, from, nonce, res)
+                }
+                Some(
+                    Content::DataMsg(_) | Content::StateRequest(_) | Content::StateResponse(_),
+                ) => Err(Reject::Unexpected("illegal tag")),
+                Some(
+                    Content::Hello(_)
+                    | Content::DataDig(_)
+                    | Content::DataReq(_)
+                    | Content::DataUpdate(_)
+                    | Content::LeadershipMsg(_),
+                ) => Err(Reject::Unexpected("not supported yet")),
                 Some(Content::PeerIdentity(pi)) if tag_is(tag, EMPTY) => {
                     self.handle_peer_identity(&pi)
                 }
@@ -389,6 +445,7 @@ impl<C: GossipCrypto> GossipCore<C> {
 
 const EMPTY: i32 = weft_wire::gossip::gossip_message::Tag::Empty as i32;
 const CHAN_OR_ORG: i32 = weft_wire::gossip::gossip_message::Tag::ChanOrOrg as i32;
+const CHAN_AND_ORG: i32 = weft_wire::gossip::gossip_message::Tag::ChanAndOrg as i32;
 
 fn tag_is(tag: i32, want: i32) -> bool {
     tag == want

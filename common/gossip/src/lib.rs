@@ -16,9 +16,11 @@
 //! - [`message`]: building and opening signed gossip envelopes.
 //! - [`disclosure`]: who may learn what (Fabric's disclosure policy).
 //! - [`membership`]: alive/dead members, bootstrap and anchors.
+//! - [`blocks`]: block push with a deduplicating window, and state transfer.
 //! - [`channel`]: one channel's StateInfo view.
 //! - [`core`]: the two tied together behind one input/output surface.
 
+pub mod blocks;
 pub mod channel;
 pub mod config;
 pub mod core;

@@ -55,6 +55,34 @@ pub struct Node {
     pub received: Vec<Envelope>,
     pub events: Vec<Event>,
     pub incarnation: u64,
+    /// Committed blocks per channel (block data by number), kept across restarts like a ledger.
+    pub ledger: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Verified blocks waiting for their predecessors.
+    pub buffer: BTreeMap<String, BTreeMap<u64, Vec<u8>>>,
+}
+
+impl Node {
+    pub fn height(&self, channel: &str) -> u64 {
+        self.ledger.get(channel).map_or(0, |l| l.len() as u64)
+    }
+
+    /// Verified block: buffer it, commit what is now in order, tell the core the new height.
+    pub fn accept(&mut self, now: Instant, channel: &str, seq: u64, data: Vec<u8>) {
+        self.buffer
+            .entry(channel.to_string())
+            .or_default()
+            .insert(seq, data);
+        let ledger = self.ledger.entry(channel.to_string()).or_default();
+        let buffer = self.buffer.get_mut(channel).expect("just inserted");
+        while let Some(d) = buffer.remove(&(ledger.len() as u64)) {
+            ledger.push(d);
+        }
+        buffer.retain(|s, _| *s >= ledger.len() as u64);
+        let h = ledger.len() as u64;
+        if let Some(c) = self.core.as_mut() {
+            c.update_height(now, channel, h);
+        }
+    }
 }
 
 impl Node {
@@ -118,6 +146,8 @@ impl Sim {
             received: Vec::new(),
             events: Vec::new(),
             incarnation: 1,
+            ledger: BTreeMap::new(),
+            buffer: BTreeMap::new(),
         });
         self.nodes.len() - 1
     }
@@ -238,6 +268,7 @@ impl Sim {
             let mut progress = false;
             for i in 0..self.nodes.len() {
                 while let Some(ev) = self.nodes[i].core.as_mut().and_then(|c| c.poll_event()) {
+                    progress |= self.on_event(i, &ev);
                     self.nodes[i].events.push(ev);
                 }
                 while let Some(t) = self.nodes[i].core.as_mut().and_then(|c| c.poll_transmit()) {
@@ -287,6 +318,59 @@ impl Sim {
                 return;
             }
         }
+    }
+
+    /// Plays the driver's part for block events: verification (data starting with "tampered" fails), commit in
+    /// order, and answering state requests from the ledger. Returns whether the core got new input.
+    fn on_event(&mut self, i: usize, ev: &Event) -> bool {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        match ev {
+            Event::BlockReceived {
+                channel,
+                seq,
+                data,
+                from,
+                source,
+            } => {
+                let core = node.core.as_mut().expect("up");
+                if data.starts_with(b"tampered") {
+                    core.block_rejected(channel, *seq);
+                } else {
+                    core.block_verified(channel, *seq, data.clone(), Some(from.clone()), *source);
+                    node.accept(now, channel, *seq, data.clone());
+                }
+                true
+            }
+            Event::StateRequest {
+                channel,
+                to,
+                nonce,
+                start,
+                end,
+            } => {
+                let ledger = node.ledger.get(channel).cloned().unwrap_or_default();
+                let blocks = (*start..=*end)
+                    .filter_map(|n| ledger.get(n as usize).map(|d| (n, d.clone())))
+                    .collect();
+                node.core
+                    .as_mut()
+                    .expect("up")
+                    .answer_state_request(channel, to, *nonce, blocks);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The orderer delivers block `seq` to node `i` (a leader): commit it and push it.
+    pub fn deliver(&mut self, i: usize, channel: &str, seq: u64, data: &[u8]) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        node.accept(now, channel, seq, data.to_vec());
+        node.core_mut()
+            .block_from_orderer(channel, seq, data.to_vec());
+        self.pump();
     }
 
     /// Advances virtual time to `until`, delivering messages and firing timers in order.

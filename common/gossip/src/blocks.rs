@@ -1,0 +1,452 @@
+//! Blocks in gossip: push with fan-out and a deduplicating window (Fabric's DataMessage handling), and state
+//! transfer for peers that are behind (Fabric's `gossip/state`).
+//!
+//! The core never verifies a block itself: a block that arrives (push, state transfer) and is neither below our
+//! height nor already held or being verified becomes an [`Event::BlockReceived`]; the driver verifies it once,
+//! off the core, and reports back with [`GossipCore::block_verified`]. Only then is it stored, forwarded and
+//! committed. Blocks never leave the org by push; state transfer serves any peer of an org in the channel.
+//! Where Fabric waits for its next `state.checkInterval`, weft requests a missing range as soon as a higher
+//! height is seen, from several peers at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use rand::Rng;
+use weft_wire::gossip::{
+    DataMessage, Envelope, Payload, RemoteStateRequest, RemoteStateResponse, gossip_message,
+};
+
+use crate::core::{Event, GossipCore};
+use crate::crypto::GossipCrypto;
+use crate::message::{self, Reject};
+use crate::types::PkiId;
+
+/// How a block reached this peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Orderer,
+    Push,
+    Pull,
+    StateTransfer,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Orderer => "orderer",
+            Source::Push => "push",
+            Source::Pull => "pull",
+            Source::StateTransfer => "state_transfer",
+        }
+    }
+}
+
+/// A state-transfer request waiting for its answer.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub start: u64,
+    pub end: u64,
+    pub peer: PkiId,
+    pub deadline: Instant,
+    pub attempts: u32,
+}
+
+/// One channel's block state.
+#[derive(Debug, Clone, Default)]
+pub struct Blocks {
+    /// Our committed height.
+    pub height: u64,
+    /// Recent verified blocks (DataMessage envelopes) by number.
+    pub(crate) window: BTreeMap<u64, Envelope>,
+    /// Blocks handed to the driver for verification.
+    pub(crate) verifying: BTreeSet<u64>,
+    /// Pushed blocks still to be sent: (envelope, sender to skip, iterations left).
+    pub(crate) to_push: Vec<(Envelope, Option<PkiId>, u32)>,
+    /// State-transfer requests by nonce.
+    pub(crate) inflight: BTreeMap<u64, InFlight>,
+}
+
+const CHAN_AND_ORG: gossip_message::Tag = gossip_message::Tag::ChanAndOrg;
+const CHAN_OR_ORG: gossip_message::Tag = gossip_message::Tag::ChanOrOrg;
+
+fn data_env(channel: &str, seq: u64, data: Vec<u8>) -> Envelope {
+    let mut msg = message::message(
+        CHAN_AND_ORG,
+        gossip_message::Content::DataMsg(DataMessage {
+            payload: Some(Payload { seq_num: seq, data }),
+        }),
+    );
+    msg.channel = channel.as_bytes().to_vec();
+    message::unsigned(&msg)
+}
+
+impl<C: GossipCrypto> GossipCore<C> {
+    /// A block this peer got from the orderer and verified: store it and push it to the org.
+    pub fn block_from_orderer(&mut self, channel: &str, seq: u64, data: Vec<u8>) {
+        self.block_verified(channel, seq, data, None, Source::Orderer);
+    }
+
+    /// The driver verified block `seq` (received from `from` by `source`): store and forward it.
+    pub fn block_verified(
+        &mut self,
+        channel: &str,
+        seq: u64,
+        data: Vec<u8>,
+        from: Option<PkiId>,
+        source: Source,
+    ) {
+        let keep = self.config.max_block_count_to_store.max(1) as u64;
+        let iterations = self.config.propagate_iterations;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let b = &mut ch.blocks;
+        b.verifying.remove(&seq);
+        if b.window.contains_key(&seq) {
+            return;
+        }
+        let env = data_env(channel, seq, data);
+        b.window.insert(seq, env.clone());
+        while let Some((&oldest, _)) = b.window.iter().next() {
+            let newest = *b.window.keys().next_back().expect("not empty");
+            if newest - oldest < keep {
+                break;
+            }
+            b.window.remove(&oldest);
+        }
+        // Push what came from the orderer or by push (infect and forward); pulled or transferred blocks are
+        // catch-up, not news.
+        if iterations > 0 && matches!(source, Source::Orderer | Source::Push) {
+            b.to_push.push((env, from, iterations));
+            self.flush_pushes(channel);
+        }
+    }
+
+    /// The driver found block `seq` invalid: forget it so that another copy can be tried.
+    pub fn block_rejected(&mut self, channel: &str, seq: u64) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.blocks.verifying.remove(&seq);
+        }
+    }
+
+    fn flush_pushes(&mut self, channel: &str) {
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let pushes = std::mem::take(&mut ch.blocks.to_push);
+        let my_org = self.me.org.clone();
+        let members: BTreeSet<PkiId> = self
+            .channels
+            .get(channel)
+            .map(|c| c.heights().into_iter().map(|(p, _)| p).collect())
+            .unwrap_or_default();
+        for (env, skip, iterations) in pushes {
+            for _ in 0..iterations {
+                let targets = self.sample(self.config.propagate_peer_num, |p| {
+                    p.org == my_org && Some(&p.pki) != skip.as_ref() && members.contains(&p.pki)
+                });
+                for t in targets {
+                    self.send(&t, env.clone());
+                }
+            }
+        }
+    }
+
+    /// A DataMessage pushed by `from`.
+    pub(crate) fn handle_data(
+        &mut self,
+        from: &PkiId,
+        channel: &[u8],
+        dm: DataMessage,
+        source: Source,
+    ) -> Result<(), Reject> {
+        let channel = String::from_utf8(channel.to_vec())
+            .map_err(|_| Reject::Malformed("channel name".into()))?;
+        let from_org = self
+            .identities
+            .get(from)
+            .map(|(_, o)| o.clone())
+            .ok_or_else(|| Reject::UnknownIdentity(from.clone()))?;
+        if from_org != self.me.org {
+            return Err(Reject::Unexpected("block from another org"));
+        }
+        let Some(p) = dm.payload else {
+            return Err(Reject::Malformed("data message without payload".into()));
+        };
+        self.offer(&channel, p.seq_num, p.data, from, source);
+        Ok(())
+    }
+
+    /// A block arrived: hand it for verification unless it is old, held, or being verified.
+    fn offer(&mut self, channel: &str, seq: u64, data: Vec<u8>, from: &PkiId, source: Source) {
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let b = &mut ch.blocks;
+        if seq < b.height || b.window.contains_key(&seq) || !b.verifying.insert(seq) {
+            self.events.push_back(Event::DuplicateBlock {
+                channel: channel.to_string(),
+                seq,
+                source,
+            });
+            return;
+        }
+        self.events.push_back(Event::BlockReceived {
+            channel: channel.to_string(),
+            seq,
+            data,
+            from: from.clone(),
+            source,
+        });
+    }
+
+    /// Our committed height changed: note it, and fetch what others have beyond it.
+    pub(crate) fn blocks_height(&mut self, now: Instant, channel: &str, height: u64) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.blocks.height = height;
+            ch.blocks
+                .window
+                .retain(|s, _| *s + self.config.max_block_count_to_store as u64 >= height);
+        }
+        self.plan_state_transfer(now, channel);
+    }
+
+    /// Requests missing ranges from peers whose StateInfo shows they have them.
+    pub(crate) fn plan_state_transfer(&mut self, now: Instant, channel: &str) {
+        let batch = self.config.state_batch_size.max(1);
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        let heights: Vec<(PkiId, u64)> = ch
+            .heights()
+            .into_iter()
+            .filter(|(p, _)| self.peers.get(p).is_some_and(|p| !p.dead))
+            .collect();
+        let best = heights.iter().map(|(_, h)| *h).max().unwrap_or(0);
+        let b = &ch.blocks;
+        // The next block not committed, held, being verified or requested.
+        let mut next = b.height;
+        let covered = |n: u64| {
+            b.window.contains_key(&n)
+                || b.verifying.contains(&n)
+                || b.inflight.values().any(|r| r.start <= n && n <= r.end)
+        };
+        let mut requests = Vec::new();
+        let free = self
+            .config
+            .state_parallel_requests
+            .saturating_sub(b.inflight.len());
+        while next < best && requests.len() < free {
+            if covered(next) {
+                next += 1;
+                continue;
+            }
+            let end = (next + batch - 1).min(best - 1);
+            let holders: Vec<PkiId> = heights
+                .iter()
+                .filter(|(_, h)| *h > end)
+                .map(|(p, _)| p.clone())
+                .collect();
+            if holders.is_empty() {
+                break;
+            }
+            let peer = holders[self.rng.random_range(0..holders.len())].clone();
+            requests.push((next, end, peer));
+            next = end + 1;
+        }
+        for (start, end, peer) in requests {
+            self.request_range(now, channel, start, end, peer, 0);
+        }
+    }
+
+    fn request_range(
+        &mut self,
+        now: Instant,
+        channel: &str,
+        start: u64,
+        end: u64,
+        peer: PkiId,
+        attempts: u32,
+    ) {
+        let nonce: u64 = self.rng.random();
+        let deadline = now + self.config.state_response_timeout;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        ch.blocks.inflight.insert(
+            nonce,
+            InFlight {
+                start,
+                end,
+                peer: peer.clone(),
+                deadline,
+                attempts,
+            },
+        );
+        let mut msg = message::message(
+            CHAN_OR_ORG,
+            gossip_message::Content::StateRequest(RemoteStateRequest {
+                start_seq_num: start,
+                end_seq_num: end,
+            }),
+        );
+        msg.nonce = nonce;
+        msg.channel = message::channel_mac(&self.me.pki_id, channel);
+        self.events.push_back(Event::StateTransferRequested {
+            channel: channel.to_string(),
+            start,
+            end,
+            peer: peer.clone(),
+        });
+        self.send(&peer, message::unsigned(&msg));
+    }
+
+    /// Retries state-transfer requests whose answer is overdue, up to `state.maxRetries` times.
+    pub(crate) fn expire_state_requests(&mut self, now: Instant) {
+        let names = self.channel_names();
+        for name in names {
+            let Some(ch) = self.channels.get_mut(&name) else {
+                continue;
+            };
+            let overdue: Vec<(u64, InFlight)> = ch
+                .blocks
+                .inflight
+                .iter()
+                .filter(|(_, r)| now >= r.deadline)
+                .map(|(n, r)| (*n, r.clone()))
+                .collect();
+            for (nonce, _) in &overdue {
+                ch.blocks.inflight.remove(nonce);
+            }
+            for (_, r) in overdue {
+                if r.attempts < self.config.state_max_retries {
+                    let holders: Vec<PkiId> = self.channels[&name]
+                        .heights()
+                        .into_iter()
+                        .filter(|(p, h)| {
+                            *h > r.end && *p != r.peer && self.peers.get(p).is_some_and(|p| !p.dead)
+                        })
+                        .map(|(p, _)| p)
+                        .collect();
+                    let peer = if holders.is_empty() {
+                        r.peer
+                    } else {
+                        holders[self.rng.random_range(0..holders.len())].clone()
+                    };
+                    self.request_range(now, &name, r.start, r.end, peer, r.attempts + 1);
+                }
+            }
+            self.plan_state_transfer(now, &name);
+        }
+    }
+
+    /// The earliest state-transfer deadline.
+    pub(crate) fn next_state_deadline(&self) -> Option<Instant> {
+        self.channels
+            .values()
+            .flat_map(|c| c.blocks.inflight.values().map(|r| r.deadline))
+            .min()
+    }
+
+    /// A peer asks us for blocks: the driver reads them and answers with [`GossipCore::answer_state_request`].
+    pub(crate) fn handle_state_request(
+        &mut self,
+        from: &PkiId,
+        mac: &[u8],
+        nonce: u64,
+        req: RemoteStateRequest,
+    ) -> Result<(), Reject> {
+        let channel = self
+            .channels
+            .keys()
+            .find(|n| message::channel_mac(from, n) == mac)
+            .cloned();
+        let Some(channel) = channel else {
+            return Ok(());
+        };
+        let org = self
+            .identities
+            .get(from)
+            .map(|(_, o)| o.clone())
+            .ok_or_else(|| Reject::UnknownIdentity(from.clone()))?;
+        if !self.channels[&channel].orgs.contains(&org) {
+            return Err(Reject::NotEligible);
+        }
+        let (start, end) = (req.start_seq_num, req.end_seq_num);
+        if start > end || end - start >= self.config.state_batch_size.max(1) {
+            return Err(Reject::Malformed(format!(
+                "state request for [{start}, {end}]"
+            )));
+        }
+        self.events.push_back(Event::StateRequest {
+            channel,
+            to: from.clone(),
+            nonce,
+            start,
+            end,
+        });
+        Ok(())
+    }
+
+    /// Sends the blocks a peer asked for (`blocks`: (number, encoded block)).
+    pub fn answer_state_request(
+        &mut self,
+        channel: &str,
+        to: &PkiId,
+        nonce: u64,
+        blocks: Vec<(u64, Vec<u8>)>,
+    ) {
+        let payloads = blocks
+            .into_iter()
+            .map(|(seq_num, data)| Payload { seq_num, data })
+            .collect();
+        let mut msg = message::message(
+            CHAN_OR_ORG,
+            gossip_message::Content::StateResponse(RemoteStateResponse { payloads }),
+        );
+        msg.nonce = nonce;
+        msg.channel = message::channel_mac(to, channel);
+        self.send(to, message::unsigned(&msg));
+    }
+
+    pub(crate) fn handle_state_response(
+        &mut self,
+        now: Instant,
+        from: &PkiId,
+        nonce: u64,
+        res: RemoteStateResponse,
+    ) -> Result<(), Reject> {
+        let channel = self
+            .channels
+            .iter()
+            .find(|(_, c)| {
+                c.blocks
+                    .inflight
+                    .get(&nonce)
+                    .is_some_and(|r| &r.peer == from)
+            })
+            .map(|(n, _)| n.clone());
+        let Some(channel) = channel else {
+            return Err(Reject::Unexpected(
+                "state response without a matching request",
+            ));
+        };
+        let r = self
+            .channels
+            .get_mut(&channel)
+            .expect("found")
+            .blocks
+            .inflight
+            .remove(&nonce)
+            .expect("found");
+        for p in res
+            .payloads
+            .into_iter()
+            .filter(|p| r.start <= p.seq_num && p.seq_num <= r.end)
+        {
+            self.offer(&channel, p.seq_num, p.data, from, Source::StateTransfer);
+        }
+        self.plan_state_transfer(now, &channel);
+        Ok(())
+    }
+}
