@@ -35,6 +35,8 @@ pub struct ChannelState {
     height: watch::Sender<u64>,
     // One committer at a time: appends must see the height they verified against.
     commit_lock: Mutex<()>,
+    /// Verified blocks ahead of the height, by number, with whether their signature was checked.
+    pending: Mutex<std::collections::BTreeMap<u64, (Block, bool)>>,
 }
 
 impl std::fmt::Debug for ChannelState {
@@ -66,6 +68,7 @@ impl ChannelState {
             bundle: RwLock::new(Arc::new(bundle)),
             height: watch::channel(height).0,
             commit_lock: Mutex::new(()),
+            pending: Mutex::new(Default::default()),
         }
     }
 
@@ -120,9 +123,74 @@ impl ChannelState {
         now: i64,
     ) -> Result<(ChainInfo, Option<Arc<ChannelBundle>>), CommitError> {
         let _guard = self.commit_lock.lock().expect("commit lock");
+        self.commit_locked(block, now, false)
+    }
+
+    /// Takes a block from any source: one below the height is a duplicate and ignored; one above it waits (up
+    /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later); the next one commits,
+    /// followed by every waiting block that now follows. `signature_checked`: the orderer's signature was
+    /// already verified (gossip intake verifies once, before forwarding). Returns what was committed.
+    pub fn accept(
+        &self,
+        block: Block,
+        signature_checked: bool,
+        now: i64,
+    ) -> Result<Vec<Committed>, CommitError> {
+        let _guard = self.commit_lock.lock().expect("commit lock");
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        let height = self.ledger.info().height;
+        let mut pending = self.pending.lock().expect("pending lock");
+        if number < height {
+            return Ok(Vec::new());
+        }
+        if number > height {
+            if pending.len() < MAX_PENDING {
+                pending.insert(number, (block, signature_checked));
+            }
+            return Ok(Vec::new());
+        }
+        let mut done = vec![self.commit_locked(block, now, signature_checked)?];
+        while let Some((next, checked)) = pending.remove(&self.ledger.info().height) {
+            match self.commit_locked(next, now, checked) {
+                Ok(c) => done.push(c),
+                Err(e) => {
+                    tracing::warn!(target: "committer", channel = %self.id, error = %e, "dropped a buffered block");
+                    break;
+                }
+            }
+        }
+        let height = self.ledger.info().height;
+        pending.retain(|n, _| *n >= height);
+        metrics::gauge!("gossip_payload_buffer_size", "channel" => self.id.clone())
+            .set(pending.len() as f64);
+        Ok(done)
+    }
+
+    fn commit_locked(
+        &self,
+        block: Block,
+        now: i64,
+        signature_checked: bool,
+    ) -> Result<Committed, CommitError> {
         let info = self.ledger.info();
         let bundle = self.bundle();
-        block::verify_next(&block, info.height, &info.current_hash, &bundle, now)?;
+        if signature_checked {
+            let n = block::check_data_hash(&block)?;
+            if n != info.height {
+                return Err(block::BlockError::WrongNumber {
+                    expected: info.height,
+                    got: n,
+                }
+                .into());
+            }
+            if block.header.as_ref().map(|h| h.previous_hash.as_slice())
+                != Some(info.current_hash.as_slice())
+            {
+                return Err(block::BlockError::BrokenChain { number: n }.into());
+            }
+        } else {
+            block::verify_next(&block, info.height, &info.current_hash, &bundle, now)?;
+        }
         let number = info.height;
         let bad = |reason: String| CommitError::BadConfig { number, reason };
         let new_bundle = match block::config_of(&block).map_err(bad)? {
@@ -131,10 +199,10 @@ impl ChannelState {
                     return Err(bad(format!("config names channel {:?}", config.channel_id)));
                 }
                 if config.sequence <= bundle.config().sequence {
+                    let current = bundle.config().sequence;
                     return Err(bad(format!(
-                        "config sequence {} does not follow {}",
-                        config.sequence,
-                        bundle.config().sequence
+                        "config sequence {} does not follow {current}",
+                        config.sequence
                     )));
                 }
                 Some(Arc::new(
@@ -151,7 +219,10 @@ impl ChannelState {
             raw_config,
             now,
         );
+        let started = std::time::Instant::now();
         let info = self.ledger.append(&block, commit)?;
+        metrics::histogram!("gossip_state_commit_duration", "channel" => self.id.clone())
+            .record(started.elapsed().as_secs_f64());
         if let Some(b) = &new_bundle {
             *self.bundle.write().expect("bundle lock") = b.clone();
         }
@@ -161,6 +232,13 @@ impl ChannelState {
         Ok((info, new_bundle))
     }
 }
+
+/// A committed block's chain info and, for a config block, the new config.
+pub type Committed = (ChainInfo, Option<Arc<ChannelBundle>>);
+
+/// Blocks ahead of the height kept while waiting for the ones before them (a memory bound: beyond it, blocks
+/// are dropped and fetched again by state transfer).
+pub const MAX_PENDING: usize = 2_000;
 
 /// Computes each transaction's validation code and the tx index entries, and records the codes in the block.
 fn prepare(

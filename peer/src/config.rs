@@ -27,6 +27,7 @@ pub struct Peer {
     pub local_msp_id: String,
     pub tls: PeerTls,
     pub gossip: Gossip,
+    pub deliveryclient: DeliveryClient,
 }
 
 impl Default for Peer {
@@ -41,6 +42,7 @@ impl Default for Peer {
             local_msp_id: "SampleOrg".into(),
             tls: PeerTls::default(),
             gossip: Gossip::default(),
+            deliveryclient: DeliveryClient::default(),
         }
     }
 }
@@ -122,6 +124,45 @@ pub struct Gossip {
     pub reconnect_interval: Duration,
     pub max_connection_attempts: u32,
     pub msg_expiration_factor: u32,
+    pub propagate_iterations: u32,
+    pub max_block_count_to_store: usize,
+    pub state: GossipState,
+}
+
+/// `peer.gossip.state.*`: state transfer. Serving requests is always on; weft also requests at once when behind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GossipState {
+    pub enabled: bool,
+    #[serde(with = "weft_ops::config::duration")]
+    pub check_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub response_timeout: Duration,
+    pub batch_size: u64,
+    pub block_buffer_size: u64,
+    pub max_retries: u32,
+}
+
+impl Default for GossipState {
+    fn default() -> Self {
+        let core = weft_gossip::GossipConfig::default();
+        Self {
+            enabled: false,
+            check_interval: Duration::from_secs(10),
+            response_timeout: core.state_response_timeout,
+            batch_size: core.state_batch_size,
+            block_buffer_size: 20,
+            max_retries: core.state_max_retries,
+        }
+    }
+}
+
+/// `peer.deliveryclient.*`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeliveryClient {
+    /// Leaders push the blocks they receive from the orderer to their org (Fabric's sample core.yaml: false).
+    pub block_gossip_enabled: bool,
 }
 
 impl Default for Gossip {
@@ -151,6 +192,9 @@ impl Default for Gossip {
             reconnect_interval: core.reconnect_interval,
             max_connection_attempts: core.max_connection_attempts,
             msg_expiration_factor: core.msg_expiration_factor,
+            propagate_iterations: core.propagate_iterations,
+            max_block_count_to_store: core.max_block_count_to_store,
+            state: GossipState::default(),
         }
     }
 }
@@ -171,6 +215,12 @@ impl Gossip {
             publish_state_info_interval: self.publish_state_info_interval,
             membership_tracker_interval: self.membership_tracker_interval,
             max_connection_attempts: self.max_connection_attempts,
+            propagate_iterations: self.propagate_iterations,
+            max_block_count_to_store: self.max_block_count_to_store,
+            state_batch_size: self.state.batch_size,
+            state_response_timeout: self.state.response_timeout,
+            state_max_retries: self.state.max_retries,
+            ..weft_gossip::GossipConfig::default()
         }
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::client::{self, ClientError};
 use crate::committer::{ChannelState, CommitError};
 use crate::node::PeerNode;
+use weft_gossip::blocks::Source;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -79,16 +80,20 @@ async fn session(
     let mut progressed = false;
     while let Some(block) = client::next_block(&mut stream).await? {
         let number = block.header.as_ref().map_or(0, |h| h.number);
-        match state.commit(block, crate::now_unix()) {
-            Ok((info, config)) => {
+        if number < state.info().height {
+            // Already committed, from gossip.
+            continue;
+        }
+        let data = node
+            .block_gossip
+            .then(|| weft_wire::Message::encode_to_vec(&block));
+        node.provenance
+            .record(&state.id, number, Source::Orderer, None);
+        match node.commit(state, block, false) {
+            Ok(()) => {
                 progressed = true;
-                tracing::info!(target: "committer", channel = %state.id, block = number, height = info.height,
-                    "committed block");
-                node.gossip.height(&state.id, info.height);
-                if let Some(bundle) = config {
-                    node.apply_config(&bundle);
-                    tracing::info!(target: "peer", channel = %state.id, sequence = bundle.config().sequence,
-                        "applied new channel config");
+                if let Some(data) = data {
+                    node.gossip.from_orderer(&state.id, number, data);
                 }
             }
             Err(CommitError::Ledger(e)) => {

@@ -6,12 +6,14 @@
 //! - [`deliver_client`]: pulls blocks from the orderer.
 //! - [`endorser`]: simulates chaincode calls and endorses the results.
 //! - [`proposal`]: the client side of a transaction.
+//! - [`provenance`]: how each block arrived.
 //! - [`gossip`]: the gossip driver and its handle.
 //! - [`node`]: the process's shared state and channel joining.
 //! - [`state`]: the world state as chaincode and validation read it.
 //! - [`validation`]: endorsement policy and MVCC validation of a block.
 //! - [`admin_service`]: the QUIC service for `peer channel join | getinfo | list`.
 //! - [`http`]: the peer's admin HTTP routes.
+//! - [`intake`]: blocks arriving by gossip, verified once; serving blocks to peers.
 //! - [`client`]: Broadcast, Deliver and admin calls as a client.
 //! - [`cli`]: the `peer` command line.
 
@@ -24,8 +26,10 @@ pub mod deliver_client;
 pub mod endorser;
 pub mod gossip;
 pub mod http;
+pub mod intake;
 pub mod node;
 pub mod proposal;
+pub mod provenance;
 pub mod state;
 pub mod validation;
 

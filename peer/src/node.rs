@@ -24,6 +24,15 @@ pub enum JoinError {
     Ledger(#[from] weft_ledger::LedgerError),
 }
 
+/// This peer's part in block delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    /// Run a deliver client to the orderer for every channel (a static leader).
+    pub leader: bool,
+    /// Push blocks from the orderer to the org.
+    pub block_gossip: bool,
+}
+
 /// Everything a peer's tasks share.
 pub struct PeerNode {
     pub id: String,
@@ -32,6 +41,14 @@ pub struct PeerNode {
     pub gossip: GossipHandle,
     /// The chaincodes this peer can run.
     pub chaincodes: weft_chaincode::Registry,
+    /// Blocks already verified, by header hash.
+    pub verified: crate::intake::Verified,
+    /// How each block arrived.
+    pub provenance: crate::provenance::Provenance,
+    /// Static leadership (`peer.gossip.orgLeader`): run a deliver client for every channel.
+    pub leader: bool,
+    /// Push blocks received from the orderer to the org (`peer.deliveryclient.blockGossipEnabled`).
+    pub block_gossip: bool,
     msps: Msps,
     pub endpoint: Endpoint,
     pub trust: TrustStore,
@@ -49,6 +66,7 @@ impl PeerNode {
         local_msp: weft_crypto::Msp,
         gossip: GossipHandle,
         msps: Msps,
+        roles: Roles,
         endpoint: Endpoint,
         trust: TrustStore,
         ledgers: Ledgers,
@@ -60,6 +78,10 @@ impl PeerNode {
             local_msp,
             gossip,
             chaincodes: weft_chaincode::Registry::builtin(),
+            verified: Default::default(),
+            provenance: Default::default(),
+            leader: roles.leader,
+            block_gossip: roles.block_gossip,
             msps,
             endpoint,
             trust,
@@ -127,6 +149,27 @@ impl PeerNode {
             }
         }
         self.gossip.join(bundle);
+    }
+
+    /// Commits `block` (from any source) through the channel's in-order buffer, and tells gossip and the
+    /// provenance records what committed.
+    pub fn commit(
+        &self,
+        ch: &ChannelState,
+        block: Block,
+        signature_checked: bool,
+    ) -> Result<(), CommitError> {
+        for (info, config) in ch.accept(block, signature_checked, crate::now_unix())? {
+            let number = info.height - 1;
+            tracing::info!(target: "committer", channel = %ch.id, block = number, height = info.height, "committed block");
+            self.provenance.committed(&ch.id, number);
+            self.gossip.height(&ch.id, info.height);
+            if let Some(bundle) = config {
+                self.apply_config(&bundle);
+                tracing::info!(target: "peer", channel = %ch.id, sequence = bundle.config().sequence, "applied new channel config");
+            }
+        }
+        Ok(())
     }
 
     pub fn channel(&self, id: &str) -> Option<Arc<ChannelState>> {

@@ -115,13 +115,18 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         endpoint: endpoint.clone(),
         own_tls_cert: tls.leaf().to_vec(),
     };
-    let gossip = crate::gossip::start(setup, shutdown_rx.clone());
+    let (gossip, deliveries) = crate::gossip::start(setup, shutdown_rx.clone());
+    let roles = crate::node::Roles {
+        leader: g.org_leader,
+        block_gossip: p.deliveryclient.block_gossip_enabled,
+    };
     let node = PeerNode::start(
         p.id.clone(),
         signer,
         local.msp,
         gossip,
         msps,
+        roles,
         endpoint.clone(),
         trust,
         ledgers,
@@ -139,6 +144,7 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
     }));
     tracing::info!(target: "peer", peer = %p.id, listen = %endpoint.local_addr()?, operations = %ops_addr,
         msp = %p.local_msp_id, "Started peer");
+    tokio::spawn(crate::intake::run(node.clone(), deliveries));
     let server = tokio::spawn(crate::admin_service::serve(node));
     weft_ops::signals::shutdown().await;
     tracing::info!(target: "peer", "stopping");

@@ -11,7 +11,7 @@ use weft_net::{Comm, CommConfig, CommEvent, Endpoint};
 
 use super::auth::PeerAuth;
 use super::views::SelfView;
-use super::{Command, GossipHandle};
+use super::{Command, Delivery, GossipHandle};
 
 /// Commands waiting for the driver (committers, admin requests, dial results).
 const COMMANDS: usize = 4096;
@@ -30,8 +30,14 @@ pub struct Setup {
     pub own_tls_cert: Vec<u8>,
 }
 
+/// Blocks and state requests waiting for the intake (a bound: beyond it a block is dropped and fetched again).
+const DELIVERIES: usize = 1024;
+
 /// Starts gossip: the comm layer and the driver task. Runs until `shutdown`.
-pub fn start(setup: Setup, shutdown: watch::Receiver<bool>) -> GossipHandle {
+pub fn start(
+    setup: Setup,
+    shutdown: watch::Receiver<bool>,
+) -> (GossipHandle, mpsc::Receiver<Delivery>) {
     let Setup {
         me,
         bootstrap,
@@ -62,23 +68,29 @@ pub fn start(setup: Setup, shutdown: watch::Receiver<bool>) -> GossipHandle {
     }
     let seed = u64::from_le_bytes(me.pki_id.0[..8].try_into().unwrap_or_default()) ^ me.incarnation;
     let core = GossipCore::new(me, config, auth, &bootstrap, seed, Instant::now());
+    let (deliveries, delivered) = mpsc::channel(DELIVERIES);
     let driver = Driver {
         core,
         comm: comm.clone(),
         commands: commands.clone(),
+        deliveries,
     };
     tokio::spawn(driver.run(events, rx, shutdown));
-    GossipHandle {
-        commands,
-        comm,
-        me: view,
-    }
+    (
+        GossipHandle {
+            commands,
+            comm,
+            me: view,
+        },
+        delivered,
+    )
 }
 
 struct Driver {
     core: GossipCore<PeerAuth>,
     comm: Comm,
     commands: mpsc::Sender<Command>,
+    deliveries: mpsc::Sender<Delivery>,
 }
 
 impl Driver {
@@ -151,6 +163,24 @@ impl Driver {
                 self.core.join_channel(now, &channel, orgs, anchors);
             }
             Command::Height { channel, height } => self.core.update_height(now, &channel, height),
+            Command::BlockVerified {
+                channel,
+                seq,
+                data,
+                from,
+                source,
+            } => {
+                self.core.block_verified(&channel, seq, data, from, source);
+            }
+            Command::BlockRejected { channel, seq } => self.core.block_rejected(&channel, seq),
+            Command::AnswerState {
+                channel,
+                to,
+                nonce,
+                blocks,
+            } => {
+                self.core.answer_state_request(&channel, &to, nonce, blocks);
+            }
             Command::Dialled { endpoint, result } => match result {
                 Ok(r) => {
                     let c = Connected {
@@ -204,7 +234,43 @@ impl Driver {
             }
         }
         while let Some(e) = self.core.poll_event() {
-            log_event(e);
+            match e {
+                Event::BlockReceived {
+                    channel,
+                    seq,
+                    data,
+                    from,
+                    source,
+                } => {
+                    let d = Delivery::Block {
+                        channel: channel.clone(),
+                        seq,
+                        data,
+                        from,
+                        source,
+                    };
+                    if self.deliveries.try_send(d).is_err() {
+                        // The intake is saturated: forget the block so that it can be fetched again.
+                        self.core.block_rejected(&channel, seq);
+                    }
+                }
+                Event::StateRequest {
+                    channel,
+                    to,
+                    nonce,
+                    start,
+                    end,
+                } => {
+                    let _ = self.deliveries.try_send(Delivery::StateRequest {
+                        channel,
+                        to,
+                        nonce,
+                        start,
+                        end,
+                    });
+                }
+                other => log_event(other),
+            }
         }
     }
 }
@@ -255,6 +321,20 @@ fn log_event(e: Event) {
         Event::BadConfiguration { endpoint } => {
             tracing::warn!(target: "gossip", %endpoint, "Bad configuration detected: Received AliveMessage from a peer with the same PKI-ID as myself: {endpoint}");
         }
+        Event::DuplicateBlock {
+            channel, source, ..
+        } => {
+            metrics::counter!("gossip_blocks_duplicate_total", "channel" => channel, "source" => source.as_str()).increment(1);
+        }
+        Event::StateTransferRequested {
+            channel,
+            start,
+            end,
+            peer,
+        } => {
+            tracing::debug!(target: "gossip", %channel, start, end, %peer, "requesting blocks by state transfer");
+        }
+        Event::BlockReceived { .. } | Event::StateRequest { .. } => {}
         Event::IdentitySwitch { endpoint, old, new } => {
             tracing::info!(target: "gossip", %endpoint, %old, %new, "peer changed identity; purged the old one");
         }

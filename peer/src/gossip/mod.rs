@@ -13,15 +13,55 @@ use std::collections::BTreeSet;
 
 use tokio::sync::{mpsc, oneshot};
 use weft_crypto::ChannelBundle;
+use weft_gossip::PkiId;
+use weft_gossip::blocks::Source;
 use weft_gossip::channel::Anchor;
 use weft_gossip::types::{ChannelMember, MembershipView};
 use weft_net::{Comm, Connection, Framed};
 
 pub use driver::{Setup, start};
 
+/// What the driver hands to the rest of the peer.
+#[derive(Debug)]
+pub enum Delivery {
+    /// A block arrived by gossip; verify it once, then report with `block_verified` or `block_rejected`.
+    Block {
+        channel: String,
+        seq: u64,
+        data: Vec<u8>,
+        from: PkiId,
+        source: Source,
+    },
+    /// A peer asks for blocks; answer with `answer_state`.
+    StateRequest {
+        channel: String,
+        to: PkiId,
+        nonce: u64,
+        start: u64,
+        end: u64,
+    },
+}
+
 /// Requests to the driver task.
 #[derive(Debug)]
 pub enum Command {
+    BlockVerified {
+        channel: String,
+        seq: u64,
+        data: Vec<u8>,
+        from: Option<PkiId>,
+        source: Source,
+    },
+    BlockRejected {
+        channel: String,
+        seq: u64,
+    },
+    AnswerState {
+        channel: String,
+        to: PkiId,
+        nonce: u64,
+        blocks: Vec<(u64, Vec<u8>)>,
+    },
     Join {
         channel: String,
         orgs: BTreeSet<String>,
@@ -66,6 +106,53 @@ impl GossipHandle {
             channel: bundle.channel_id().to_string(),
             orgs,
             anchors,
+        });
+    }
+
+    /// A block verified by the intake: store it, forward it (push), let it count as held.
+    pub fn block_verified(
+        &self,
+        channel: &str,
+        seq: u64,
+        data: Vec<u8>,
+        from: Option<PkiId>,
+        source: Source,
+    ) {
+        self.command(Command::BlockVerified {
+            channel: channel.to_string(),
+            seq,
+            data,
+            from,
+            source,
+        });
+    }
+
+    /// A block that failed verification: another copy may be tried.
+    pub fn block_rejected(&self, channel: &str, seq: u64) {
+        self.command(Command::BlockRejected {
+            channel: channel.to_string(),
+            seq,
+        });
+    }
+
+    /// Blocks a peer asked for.
+    pub fn answer_state(&self, channel: &str, to: PkiId, nonce: u64, blocks: Vec<(u64, Vec<u8>)>) {
+        self.command(Command::AnswerState {
+            channel: channel.to_string(),
+            to,
+            nonce,
+            blocks,
+        });
+    }
+
+    /// A block from the orderer, committed: push it to the org.
+    pub fn from_orderer(&self, channel: &str, seq: u64, data: Vec<u8>) {
+        self.command(Command::BlockVerified {
+            channel: channel.to_string(),
+            seq,
+            data,
+            from: None,
+            source: Source::Orderer,
         });
     }
 
