@@ -47,6 +47,8 @@ pub struct Options {
     pub no_external_endpoint: Vec<String>,
     /// Extra environment for every peer (e.g. gossip timers).
     pub peer_env: Vec<(String, String)>,
+    /// Extra environment for one peer: (peer name, variable, value).
+    pub peer_env_for: Vec<(String, String, String)>,
 }
 
 /// A generated network and its running processes; every process is killed on drop.
@@ -294,6 +296,14 @@ impl Network {
             cmd.env("CORE_PEER_GOSSIP_EXTERNALENDPOINT", p.address());
         }
         for (k, v) in &self.options.peer_env {
+            cmd.env(k, v);
+        }
+        for (_, k, v) in self
+            .options
+            .peer_env_for
+            .iter()
+            .filter(|(p, _, _)| p == name)
+        {
             cmd.env(k, v);
         }
         self.spawn(name, cmd)

@@ -30,6 +30,8 @@ pub fn routes(node: Arc<PeerNode>) -> Router {
         .route("/gossip/membership", get(membership))
         .route("/channels/{channel}/members", get(members))
         .route("/channels/{channel}/transactions/{txid}", get(transaction))
+        .route("/channels/{channel}", get(channel_view))
+        .route("/channels/{channel}/blocks/{number}", get(block_view))
         .with_state(node)
 }
 
@@ -116,5 +118,96 @@ async fn transaction(
         txid,
         block: status.block,
         validation_code: code,
+    }))
+}
+
+#[derive(Serialize)]
+struct ChannelDetail {
+    name: String,
+    height: u64,
+    current_block_hash: String,
+    leader: bool,
+    leader_pki_id: Option<String>,
+}
+
+/// `GET /channels/{channel}` → `{"name","height","current_block_hash","leader","leader_pki_id"}`.
+async fn channel_view(
+    State(node): State<Arc<PeerNode>>,
+    Path(channel): Path<String>,
+) -> Result<Json<ChannelDetail>, JsonError> {
+    let ch = node
+        .channel(&channel)
+        .ok_or_else(|| not_found(format!("peer has not joined channel {channel}")))?;
+    let info = ch.info();
+    let leader = node.leader;
+    Ok(Json(ChannelDetail {
+        name: channel,
+        height: info.height,
+        current_block_hash: hex::encode(info.current_hash),
+        leader,
+        leader_pki_id: leader.then(|| node.gossip.me.pki_id.clone()),
+    }))
+}
+
+#[derive(Serialize)]
+struct BlockDetail {
+    number: u64,
+    hash: String,
+    tx_count: usize,
+    source: Option<&'static str>,
+    from: Option<String>,
+    received_at: Option<String>,
+    committed_at: Option<String>,
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `GET /channels/{channel}/blocks/{number}` → the block's hash and size, and how it arrived here.
+async fn block_view(
+    State(node): State<Arc<PeerNode>>,
+    Path((channel, number)): Path<(String, u64)>,
+) -> Result<Json<BlockDetail>, JsonError> {
+    use weft_ledger::BlockStore;
+    let ch = node
+        .channel(&channel)
+        .ok_or_else(|| not_found(format!("peer has not joined channel {channel}")))?;
+    let block = ch
+        .ledger
+        .block(number)
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+        })?
+        .ok_or_else(|| not_found(format!("block {number} of {channel} is not committed here")))?;
+    let header = block.header.clone().unwrap_or_default();
+    let record = node.provenance.get(&channel, number);
+    let from = match record.as_ref().and_then(|r| r.from.clone()) {
+        Some(pki) => {
+            let view = node.gossip.membership().await;
+            let endpoint = view.and_then(|v| {
+                v.alive
+                    .into_iter()
+                    .chain(v.dead)
+                    .find(|m| m.pki_id == pki)
+                    .map(|m| m.endpoint)
+            });
+            Some(endpoint.unwrap_or_else(|| pki.hex()))
+        }
+        None => None,
+    };
+    Ok(Json(BlockDetail {
+        number,
+        hash: hex::encode(weft_crypto::block::header_hash(&header)),
+        tx_count: block.data.as_ref().map_or(0, |d| d.data.len()),
+        source: record.as_ref().map(|r| r.source.as_str()),
+        from,
+        received_at: record.as_ref().map(|r| rfc3339(r.received_at)),
+        committed_at: record.as_ref().and_then(|r| r.committed_at).map(rfc3339),
     }))
 }

@@ -133,11 +133,13 @@ impl PeerNode {
             .write()
             .expect("channels lock")
             .insert(state.id.clone(), state.clone());
-        tokio::spawn(crate::deliver_client::run(
-            self.clone(),
-            state,
-            self.shutdown.clone(),
-        ));
+        if self.leader {
+            tokio::spawn(crate::deliver_client::run(
+                self.clone(),
+                state,
+                self.shutdown.clone(),
+            ));
+        }
     }
 
     /// A channel's config took effect: trust its orgs' TLS CAs, know their MSPs, tell gossip its orgs and anchors.

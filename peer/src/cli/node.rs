@@ -143,7 +143,9 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         let _ = ops_shutdown.changed().await;
     }));
     tracing::info!(target: "peer", peer = %p.id, listen = %endpoint.local_addr()?, operations = %ops_addr,
-        msp = %p.local_msp_id, "Started peer");
+        msp = %p.local_msp_id,
+        leader = roles.leader,
+        block_gossip = roles.block_gossip, "Started peer");
     tokio::spawn(crate::intake::run(node.clone(), deliveries));
     let server = tokio::spawn(crate::admin_service::serve(node));
     weft_ops::signals::shutdown().await;
