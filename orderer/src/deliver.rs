@@ -65,6 +65,9 @@ async fn serve(
             format!("channel {} does not exist", opened.channel_id()),
         )));
     };
+    let requester = weft_crypto::Identity::from_serialized(opened.creator())
+        .map(|i| i.common_name)
+        .unwrap_or_default();
     if let Err(e) = opened.authorize(&channel.bundle(), "/Channel/Readers", unix_now()) {
         return Ok(Err((Status::Forbidden, e.to_string())));
     }
@@ -83,6 +86,7 @@ async fn serve(
     }
     let fail_if_not_ready = seek.behavior == seek_info::SeekBehavior::FailIfNotReady as i32;
     tracing::debug!(target: "orderer", channel = %channel.id, start, stop, "deliver started");
+    let _registered = Registered::new(&channel, requester);
     let mut next = start;
     loop {
         while next >= *height_rx.borrow_and_update() {
@@ -120,5 +124,34 @@ async fn serve(
             return Ok(Ok(()));
         }
         next += 1;
+    }
+}
+
+/// An open Deliver stream in the channel's view, removed when the stream ends however it ends.
+struct Registered<'a> {
+    channel: &'a crate::registry::Channel,
+    id: u64,
+}
+
+impl<'a> Registered<'a> {
+    fn new(channel: &'a crate::registry::Channel, requester: String) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        channel
+            .deliverers
+            .lock()
+            .expect("deliverers lock")
+            .insert(id, requester);
+        Self { channel, id }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.channel
+            .deliverers
+            .lock()
+            .expect("deliverers lock")
+            .remove(&self.id);
     }
 }

@@ -7,6 +7,7 @@
 //! - [`config_update`]: channel creation and anchor peer updates, validated against policies.
 //! - [`registry`]: the channels, their ledgers and chain tasks.
 //! - [`broadcast`], [`deliver`], [`server`]: the QUIC service.
+//! - [`http`]: the orderer's admin routes beyond the operations service.
 //! - [`configtx`]: `configtx.yaml` and the artifacts configtxgen writes.
 
 pub mod broadcast;
@@ -16,5 +17,6 @@ pub mod config_update;
 pub mod configtx;
 pub mod cutter;
 pub mod deliver;
+pub mod http;
 pub mod registry;
 pub mod server;

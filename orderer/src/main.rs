@@ -114,7 +114,7 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
         .await
         .with_context(|| format!("Operations.ListenAddress {ops_addr}"))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = weft_ops::admin::router(admin);
+    let router = weft_ops::admin::router(admin).merge(weft_orderer::http::routes(registry.clone()));
     let ops = tokio::spawn(weft_ops::admin::serve(listener, router, async {
         let _ = stop_rx.await;
     }));

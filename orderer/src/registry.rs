@@ -17,6 +17,8 @@ use crate::config_update::{self, Rejection, Update};
 /// A running channel: its queue into the chain task and its view of config and height.
 pub struct Channel {
     pub id: String,
+    /// Open Deliver streams: stream id → the requester's common name.
+    pub deliverers: std::sync::Mutex<std::collections::BTreeMap<u64, String>>,
     pub ledger: Arc<weft_ledger::SledStore>,
     pub view: ChainView,
     queue: mpsc::Sender<ChainMsg>,
@@ -163,6 +165,7 @@ impl Registry {
         });
         let channel = Arc::new(Channel {
             id: id.clone(),
+            deliverers: Default::default(),
             ledger,
             view,
             queue,

@@ -127,6 +127,53 @@ pub struct Gossip {
     pub propagate_iterations: u32,
     pub max_block_count_to_store: usize,
     pub state: GossipState,
+    pub election: Election,
+}
+
+impl Default for DeliveryClient {
+    fn default() -> Self {
+        Self {
+            block_gossip_enabled: false,
+            reconnect_total_time_threshold: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// `peer.gossip.election.*`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Election {
+    #[serde(with = "weft_ops::config::duration")]
+    pub startup_grace_period: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub membership_sample_interval: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub leader_alive_threshold: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub leader_election_duration: Duration,
+}
+
+impl Default for Election {
+    fn default() -> Self {
+        let e = weft_gossip::election::ElectionConfig::default();
+        Self {
+            startup_grace_period: e.startup_grace_period,
+            membership_sample_interval: e.membership_sample_interval,
+            leader_alive_threshold: e.leader_alive_threshold,
+            leader_election_duration: e.leader_election_duration,
+        }
+    }
+}
+
+impl Election {
+    pub fn core_config(&self) -> weft_gossip::election::ElectionConfig {
+        weft_gossip::election::ElectionConfig {
+            startup_grace_period: self.startup_grace_period,
+            membership_sample_interval: self.membership_sample_interval,
+            leader_alive_threshold: self.leader_alive_threshold,
+            leader_election_duration: self.leader_election_duration,
+        }
+    }
 }
 
 /// `peer.gossip.state.*`: state transfer. Serving requests is always on; weft also requests at once when behind.
@@ -158,11 +205,14 @@ impl Default for GossipState {
 }
 
 /// `peer.deliveryclient.*`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DeliveryClient {
     /// Leaders push the blocks they receive from the orderer to their org (Fabric's sample core.yaml: false).
     pub block_gossip_enabled: bool,
+    /// A dynamic leader that cannot reach the orderer for this long yields its leadership.
+    #[serde(with = "weft_ops::config::duration")]
+    pub reconnect_total_time_threshold: Duration,
 }
 
 impl Default for Gossip {
@@ -195,6 +245,7 @@ impl Default for Gossip {
             propagate_iterations: core.propagate_iterations,
             max_block_count_to_store: core.max_block_count_to_store,
             state: GossipState::default(),
+            election: Election::default(),
         }
     }
 }

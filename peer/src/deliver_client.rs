@@ -24,6 +24,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = MIN_BACKOFF;
+    let mut failing_since: Option<std::time::Instant> = None;
     let mut attempt = 0usize;
     loop {
         let addresses = state.bundle().config().orderer_addresses.clone();
@@ -39,6 +40,16 @@ pub async fn run(
             }
         };
         attempt += 1;
+        if result.as_ref().is_ok_and(|p| *p) {
+            failing_since = None;
+        } else {
+            let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+            if node.dynamic && since.elapsed() >= node.reconnect_total {
+                tracing::warn!(target: "deliveryClient", channel = %state.id, "cannot reach the ordering service for {:?}: yielding leadership", node.reconnect_total);
+                node.gossip.yield_leadership(&state.id);
+                return;
+            }
+        }
         match result {
             Ok(progressed) if progressed => backoff = MIN_BACKOFF,
             Ok(_) => {}

@@ -139,13 +139,13 @@ async fn channel_view(
         .channel(&channel)
         .ok_or_else(|| not_found(format!("peer has not joined channel {channel}")))?;
     let info = ch.info();
-    let leader = node.leader;
+    let (leader, leader_pki_id) = node.leadership(&channel);
     Ok(Json(ChannelDetail {
         name: channel,
         height: info.height,
         current_block_hash: hex::encode(info.current_hash),
         leader,
-        leader_pki_id: leader.then(|| node.gossip.me.pki_id.clone()),
+        leader_pki_id,
     }))
 }
 

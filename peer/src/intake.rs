@@ -54,6 +54,11 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                     intake(&node, &channel, seq, data, from, source)
                 });
             }
+            Delivery::Leadership {
+                channel,
+                is_leader,
+                leader,
+            } => node.leadership_changed(&channel, is_leader, leader),
             Delivery::StateRequest {
                 channel,
                 to,

@@ -31,6 +31,10 @@ pub struct Roles {
     pub leader: bool,
     /// Push blocks from the orderer to the org.
     pub block_gossip: bool,
+    /// Elect leaders per channel instead.
+    pub dynamic: bool,
+    /// An elected leader that cannot reach the orderer for this long yields.
+    pub reconnect_total: std::time::Duration,
 }
 
 /// Everything a peer's tasks share.
@@ -49,6 +53,15 @@ pub struct PeerNode {
     pub leader: bool,
     /// Push blocks received from the orderer to the org (`peer.deliveryclient.blockGossipEnabled`).
     pub block_gossip: bool,
+    /// Leaders are elected per channel (`peer.gossip.useLeaderElection`).
+    pub dynamic: bool,
+    /// `peer.deliveryclient.reconnectTotalTimeThreshold`.
+    pub reconnect_total: std::time::Duration,
+    /// Running deliver clients by channel.
+    deliverers: std::sync::Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
+    /// Per channel: whether we lead, and who does (as last learned).
+    leaders:
+        std::sync::Mutex<std::collections::HashMap<String, (bool, Option<weft_gossip::PkiId>)>>,
     msps: Msps,
     pub endpoint: Endpoint,
     pub trust: TrustStore,
@@ -82,6 +95,10 @@ impl PeerNode {
             provenance: Default::default(),
             leader: roles.leader,
             block_gossip: roles.block_gossip,
+            dynamic: roles.dynamic,
+            reconnect_total: roles.reconnect_total,
+            deliverers: Default::default(),
+            leaders: Default::default(),
             msps,
             endpoint,
             trust,
@@ -134,12 +151,74 @@ impl PeerNode {
             .expect("channels lock")
             .insert(state.id.clone(), state.clone());
         if self.leader {
-            tokio::spawn(crate::deliver_client::run(
-                self.clone(),
-                state,
-                self.shutdown.clone(),
-            ));
+            self.start_deliverer(state);
         }
+    }
+
+    fn start_deliverer(self: &Arc<Self>, state: Arc<ChannelState>) {
+        let id = state.id.clone();
+        let task = tokio::spawn(crate::deliver_client::run(
+            self.clone(),
+            state,
+            self.shutdown.clone(),
+        ));
+        if let Some(old) = self
+            .deliverers
+            .lock()
+            .expect("deliverers lock")
+            .insert(id, task.abort_handle())
+        {
+            old.abort();
+        }
+    }
+
+    /// Dynamic election changed who leads `channel`: run or stop our deliver client.
+    pub fn leadership_changed(
+        self: &Arc<Self>,
+        channel: &str,
+        is_leader: bool,
+        leader: Option<weft_gossip::PkiId>,
+    ) {
+        let was = self
+            .leaders
+            .lock()
+            .expect("leaders lock")
+            .insert(channel.to_string(), (is_leader, leader.clone()));
+        let was_leader = was.is_some_and(|w| w.0);
+        if is_leader && !was_leader {
+            tracing::info!(target: "gossip", %channel, "Becoming a leader: starting to pull blocks from the ordering service");
+            if let Some(state) = self.channel(channel) {
+                self.start_deliverer(state);
+            }
+        } else if !is_leader && was_leader {
+            tracing::info!(target: "gossip", %channel, leader = ?leader, "Stepping down as leader: stopping the deliver client");
+            if let Some(task) = self
+                .deliverers
+                .lock()
+                .expect("deliverers lock")
+                .remove(channel)
+            {
+                task.abort();
+            }
+        }
+    }
+
+    /// Whether we lead `channel` and who does, as `GET /channels/{channel}` shows it.
+    pub fn leadership(&self, channel: &str) -> (bool, Option<String>) {
+        if !self.dynamic {
+            return (
+                self.leader,
+                self.leader.then(|| self.gossip.me.pki_id.clone()),
+            );
+        }
+        let l = self
+            .leaders
+            .lock()
+            .expect("leaders lock")
+            .get(channel)
+            .cloned()
+            .unwrap_or((false, None));
+        (l.0, l.1.map(|p| p.hex()))
     }
 
     /// A channel's config took effect: trust its orgs' TLS CAs, know their MSPs, tell gossip its orgs and anchors.

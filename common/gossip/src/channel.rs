@@ -41,6 +41,8 @@ pub struct Channel {
     reported: BTreeSet<PkiId>,
     /// Blocks: our height, the push window, state transfer.
     pub blocks: crate::blocks::Blocks,
+    /// Dynamic leader election, when enabled.
+    pub election: Option<crate::election::Election>,
 }
 
 impl Channel {
@@ -87,6 +89,7 @@ impl<C: GossipCrypto> GossipCore<C> {
                 infos: BTreeMap::new(),
                 reported: BTreeSet::new(),
                 blocks: Default::default(),
+                election: None,
             });
         ch.orgs = orgs;
         ch.anchors = anchors.clone();

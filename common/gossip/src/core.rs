@@ -106,6 +106,12 @@ pub enum Event {
         start: u64,
         end: u64,
     },
+    /// We became or stopped being the channel's leader, or learned who leads.
+    LeadershipChanged {
+        channel: String,
+        is_leader: bool,
+        leader: Option<PkiId>,
+    },
 }
 
 /// The gossip state machine of one peer.
@@ -126,6 +132,7 @@ pub struct GossipCore<C: GossipCrypto> {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) timers: Timers,
+    pub(crate) election_config: crate::election::ElectionConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +181,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers,
+            election_config: Default::default(),
         };
         for endpoint in bootstrap {
             if endpoint == &core.me.internal_endpoint || endpoint == &core.me.external_endpoint {
@@ -182,6 +190,11 @@ impl<C: GossipCrypto> GossipCore<C> {
             core.dial(endpoint, DialKind::Bootstrap);
         }
         core
+    }
+
+    /// Sets `peer.gossip.election.*` (before channels enable election).
+    pub fn set_election_config(&mut self, config: crate::election::ElectionConfig) {
+        self.election_config = config;
     }
 
     /// This peer.
@@ -206,7 +219,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             .dials
             .values()
             .filter_map(|d| d.retry_at)
-            .chain(self.next_state_deadline());
+            .chain(self.next_state_deadline())
+            .chain(self.next_election_deadline());
         [
             t.alive,
             t.check,
@@ -255,6 +269,9 @@ impl<C: GossipCrypto> GossipCore<C> {
         self.retry_dials(now);
         if self.next_state_deadline().is_some_and(|d| now >= d) {
             self.expire_state_requests(now);
+        }
+        if self.next_election_deadline().is_some_and(|d| now >= d) {
+            self.election_timeouts(now);
         }
     }
 
@@ -327,12 +344,15 @@ impl<C: GossipCrypto> GossipCore<C> {
                 Some(
                     Content::DataMsg(_) | Content::StateRequest(_) | Content::StateResponse(_),
                 ) => Err(Reject::Unexpected("illegal tag")),
+                Some(Content::LeadershipMsg(lm)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_leadership(now, from, &channel, &env, lm)
+                }
+                Some(Content::LeadershipMsg(_)) => Err(Reject::Unexpected("illegal tag")),
                 Some(
                     Content::Hello(_)
                     | Content::DataDig(_)
                     | Content::DataReq(_)
-                    | Content::DataUpdate(_)
-                    | Content::LeadershipMsg(_),
+                    | Content::DataUpdate(_),
                 ) => Err(Reject::Unexpected("not supported yet")),
                 Some(Content::PeerIdentity(pi)) if tag_is(tag, EMPTY) => {
                     self.handle_peer_identity(&pi)

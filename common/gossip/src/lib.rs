@@ -15,6 +15,7 @@
 //! - [`crypto`]: the signing and identity-validation seam.
 //! - [`message`]: building and opening signed gossip envelopes.
 //! - [`disclosure`]: who may learn what (Fabric's disclosure policy).
+//! - [`election`]: dynamic leader election per channel.
 //! - [`membership`]: alive/dead members, bootstrap and anchors.
 //! - [`blocks`]: block push with a deduplicating window, and state transfer.
 //! - [`channel`]: one channel's StateInfo view.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod core;
 pub mod crypto;
 pub mod disclosure;
+pub mod election;
 pub mod membership;
 pub mod message;
 pub mod types;

@@ -254,6 +254,7 @@ impl<C: GossipCrypto> GossipCore<C> {
                 offline: vec![(pki.clone(), endpoint)],
             });
         }
+        self.leader_gone(now, pki);
     }
 
     /// Our signed alive message, with the internal endpoint as a secret.

@@ -114,11 +114,15 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         auth,
         endpoint: endpoint.clone(),
         own_tls_cert: tls.leaf().to_vec(),
+        election: g.use_leader_election.then(|| g.election.core_config()),
     };
     let (gossip, deliveries) = crate::gossip::start(setup, shutdown_rx.clone());
     let roles = crate::node::Roles {
         leader: g.org_leader,
-        block_gossip: p.deliveryclient.block_gossip_enabled,
+        // Elected leaders always push: their followers have no other timely source of blocks.
+        block_gossip: p.deliveryclient.block_gossip_enabled || g.use_leader_election,
+        dynamic: g.use_leader_election,
+        reconnect_total: p.deliveryclient.reconnect_total_time_threshold,
     };
     let node = PeerNode::start(
         p.id.clone(),

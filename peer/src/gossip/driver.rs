@@ -28,6 +28,8 @@ pub struct Setup {
     pub endpoint: Endpoint,
     /// The DER of our TLS certificate, whose hash the handshake binds to our identity.
     pub own_tls_cert: Vec<u8>,
+    /// Dynamic leader election (`peer.gossip.useLeaderElection`) and its timers.
+    pub election: Option<weft_gossip::election::ElectionConfig>,
 }
 
 /// Blocks and state requests waiting for the intake (a bound: beyond it a block is dropped and fetched again).
@@ -46,6 +48,7 @@ pub fn start(
         auth,
         endpoint,
         own_tls_cert,
+        election,
     } = setup;
     let (comm, events) = Comm::new(
         endpoint,
@@ -67,10 +70,14 @@ pub fn start(
         tracing::warn!(target: "gossip", "External endpoint is empty, peer will not be accessible outside of its organization");
     }
     let seed = u64::from_le_bytes(me.pki_id.0[..8].try_into().unwrap_or_default()) ^ me.incarnation;
-    let core = GossipCore::new(me, config, auth, &bootstrap, seed, Instant::now());
+    let mut core = GossipCore::new(me, config, auth, &bootstrap, seed, Instant::now());
+    if let Some(e) = &election {
+        core.set_election_config(e.clone());
+    }
     let (deliveries, delivered) = mpsc::channel(DELIVERIES);
     let driver = Driver {
         core,
+        dynamic: election.is_some(),
         comm: comm.clone(),
         commands: commands.clone(),
         deliveries,
@@ -88,6 +95,7 @@ pub fn start(
 
 struct Driver {
     core: GossipCore<PeerAuth>,
+    dynamic: bool,
     comm: Comm,
     commands: mpsc::Sender<Command>,
     deliveries: mpsc::Sender<Delivery>,
@@ -161,6 +169,9 @@ impl Driver {
                 tracing::info!(target: "gossip", %channel, orgs = ?orgs, anchors = ?anchors.iter().map(|a| &a.endpoint).collect::<Vec<_>>(),
                     "joining gossip of channel");
                 self.core.join_channel(now, &channel, orgs, anchors);
+                if self.dynamic {
+                    self.core.enable_election(now, &channel);
+                }
             }
             Command::Height { channel, height } => self.core.update_height(now, &channel, height),
             Command::BlockVerified {
@@ -173,6 +184,7 @@ impl Driver {
                 self.core.block_verified(&channel, seq, data, from, source);
             }
             Command::BlockRejected { channel, seq } => self.core.block_rejected(&channel, seq),
+            Command::Yield { channel } => self.core.yield_leadership(now, &channel),
             Command::AnswerState {
                 channel,
                 to,
@@ -269,6 +281,19 @@ impl Driver {
                         end,
                     });
                 }
+                Event::LeadershipChanged {
+                    channel,
+                    is_leader,
+                    leader,
+                } => {
+                    metrics::gauge!("gossip_leader_election_leader", "channel" => channel.clone())
+                        .set(if is_leader { 1.0 } else { 0.0 });
+                    let _ = self.deliveries.try_send(Delivery::Leadership {
+                        channel,
+                        is_leader,
+                        leader,
+                    });
+                }
                 other => log_event(other),
             }
         }
@@ -334,7 +359,9 @@ fn log_event(e: Event) {
         } => {
             tracing::debug!(target: "gossip", %channel, start, end, %peer, "requesting blocks by state transfer");
         }
-        Event::BlockReceived { .. } | Event::StateRequest { .. } => {}
+        Event::BlockReceived { .. }
+        | Event::StateRequest { .. }
+        | Event::LeadershipChanged { .. } => {}
         Event::IdentitySwitch { endpoint, old, new } => {
             tracing::info!(target: "gossip", %endpoint, %old, %new, "peer changed identity; purged the old one");
         }

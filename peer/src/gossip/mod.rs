@@ -40,6 +40,12 @@ pub enum Delivery {
         start: u64,
         end: u64,
     },
+    /// We became or stopped being the channel's leader (dynamic election), or learned who leads.
+    Leadership {
+        channel: String,
+        is_leader: bool,
+        leader: Option<PkiId>,
+    },
 }
 
 /// Requests to the driver task.
@@ -55,6 +61,9 @@ pub enum Command {
     BlockRejected {
         channel: String,
         seq: u64,
+    },
+    Yield {
+        channel: String,
     },
     AnswerState {
         channel: String,
@@ -132,6 +141,13 @@ impl GossipHandle {
         self.command(Command::BlockRejected {
             channel: channel.to_string(),
             seq,
+        });
+    }
+
+    /// Gives up leadership of `channel` for a while (the orderer is unreachable).
+    pub fn yield_leadership(&self, channel: &str) {
+        self.command(Command::Yield {
+            channel: channel.to_string(),
         });
     }
 
