@@ -144,6 +144,8 @@ fn a_peer_without_external_endpoint_is_never_listed_by_the_other_org() {
     let fast = [
         ("ALIVETIMEINTERVAL", "300ms"),
         ("PULLINTERVAL", "300ms"),
+        ("DIGESTWAITTIME", "50ms"),
+        ("RESPONSEWAITTIME", "100ms"),
         ("REQUESTSTATEINFOINTERVAL", "300ms"),
     ];
     let peer_env = fast

@@ -126,6 +126,12 @@ pub struct Gossip {
     pub msg_expiration_factor: u32,
     pub propagate_iterations: u32,
     pub max_block_count_to_store: usize,
+    #[serde(with = "weft_ops::config::duration")]
+    pub digest_wait_time: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub request_wait_time: Duration,
+    #[serde(with = "weft_ops::config::duration")]
+    pub response_wait_time: Duration,
     pub state: GossipState,
     pub election: Election,
 }
@@ -180,7 +186,9 @@ impl Election {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GossipState {
-    pub enabled: bool,
+    /// Fetch missing blocks from other peers. Unset: on when the peer depends on gossip for blocks (elected or
+    /// follower), off for a static leader (Fabric's default, `false`, assumes every peer is a static leader).
+    pub enabled: Option<bool>,
     #[serde(with = "weft_ops::config::duration")]
     pub check_interval: Duration,
     #[serde(with = "weft_ops::config::duration")]
@@ -194,7 +202,7 @@ impl Default for GossipState {
     fn default() -> Self {
         let core = weft_gossip::GossipConfig::default();
         Self {
-            enabled: false,
+            enabled: None,
             check_interval: Duration::from_secs(10),
             response_timeout: core.state_response_timeout,
             batch_size: core.state_batch_size,
@@ -218,6 +226,7 @@ pub struct DeliveryClient {
 impl Default for Gossip {
     fn default() -> Self {
         let core = weft_gossip::GossipConfig::default();
+        let pull = weft_gossip::pull::PullConfig::default();
         let comm = weft_net::CommConfig::default();
         // Fabric 2.2+: every peer is a static leader unless told otherwise.
         Self {
@@ -244,6 +253,9 @@ impl Default for Gossip {
             msg_expiration_factor: core.msg_expiration_factor,
             propagate_iterations: core.propagate_iterations,
             max_block_count_to_store: core.max_block_count_to_store,
+            digest_wait_time: pull.digest_wait_time,
+            request_wait_time: pull.request_wait_time,
+            response_wait_time: pull.response_wait_time,
             state: GossipState::default(),
             election: Election::default(),
         }
@@ -271,7 +283,20 @@ impl Gossip {
             state_batch_size: self.state.batch_size,
             state_response_timeout: self.state.response_timeout,
             state_max_retries: self.state.max_retries,
+            state_transfer: self
+                .state
+                .enabled
+                .unwrap_or(self.use_leader_election || !self.org_leader),
             ..weft_gossip::GossipConfig::default()
+        }
+    }
+
+    /// The pull engine's wait times.
+    pub fn pull_config(&self) -> weft_gossip::pull::PullConfig {
+        weft_gossip::pull::PullConfig {
+            digest_wait_time: self.digest_wait_time,
+            request_wait_time: self.request_wait_time,
+            response_wait_time: self.response_wait_time,
         }
     }
 
@@ -370,6 +395,15 @@ pub fn load(
             reason: "must be greater than 0s".into(),
         });
     }
+    if g.pull_interval <= g.digest_wait_time + g.response_wait_time {
+        return Err(ConfigError::Invalid {
+            key: "peer.gossip.pullInterval (CORE_PEER_GOSSIP_PULLINTERVAL)".into(),
+            reason: format!(
+                "{:?} must be greater than digestWaitTime ({:?}) plus responseWaitTime ({:?})",
+                g.pull_interval, g.digest_wait_time, g.response_wait_time
+            ),
+        });
+    }
     if !config.peer.tls.enabled {
         return Err(ConfigError::Invalid {
             key: "peer.tls.enabled (CORE_PEER_TLS_ENABLED)".into(),
@@ -460,6 +494,18 @@ mod tests {
             ]),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_pull_interval_not_above_the_waits_is_refused() {
+        let err = load(None, env(&[("CORE_PEER_GOSSIP_PULLINTERVAL", "2s")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("peer.gossip.pullInterval") && err.contains("digestWaitTime"),
+            "{err}"
+        );
+        load(None, env(&[("CORE_PEER_GOSSIP_PULLINTERVAL", "3100ms")])).unwrap();
     }
 
     #[test]

@@ -213,6 +213,9 @@ impl<C: GossipCrypto> GossipCore<C> {
 
     /// Requests missing ranges from peers whose StateInfo shows they have them.
     pub(crate) fn plan_state_transfer(&mut self, now: Instant, channel: &str) {
+        if !self.config.state_transfer {
+            return;
+        }
         let batch = self.config.state_batch_size.max(1);
         let Some(ch) = self.channels.get(channel) else {
             return;

@@ -43,6 +43,8 @@ pub struct Channel {
     pub blocks: crate::blocks::Blocks,
     /// Dynamic leader election, when enabled.
     pub election: Option<crate::election::Election>,
+    /// Block pull rounds.
+    pub(crate) pull: crate::pull::Pull,
 }
 
 impl Channel {
@@ -90,6 +92,7 @@ impl<C: GossipCrypto> GossipCore<C> {
                 reported: BTreeSet::new(),
                 blocks: Default::default(),
                 election: None,
+                pull: Default::default(),
             });
         ch.orgs = orgs;
         ch.anchors = anchors.clone();

@@ -41,6 +41,8 @@ pub struct GossipConfig {
     pub state_max_retries: u32,
     /// State-transfer requests in flight at once (weft: Fabric sends one at a time).
     pub state_parallel_requests: usize,
+    /// Request missing blocks by state transfer (`peer.gossip.state.enabled`); serving is always on.
+    pub state_transfer: bool,
 }
 
 impl Default for GossipConfig {
@@ -64,6 +66,7 @@ impl Default for GossipConfig {
             state_response_timeout: Duration::from_secs(3),
             state_max_retries: 3,
             state_parallel_requests: 4,
+            state_transfer: true,
         }
     }
 }

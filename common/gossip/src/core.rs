@@ -133,6 +133,7 @@ pub struct GossipCore<C: GossipCrypto> {
     pub(crate) events: VecDeque<Event>,
     pub(crate) timers: Timers,
     pub(crate) election_config: crate::election::ElectionConfig,
+    pub(crate) pull_config: crate::pull::PullConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +183,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             events: VecDeque::new(),
             timers,
             election_config: Default::default(),
+            pull_config: Default::default(),
         };
         for endpoint in bootstrap {
             if endpoint == &core.me.internal_endpoint || endpoint == &core.me.external_endpoint {
@@ -190,6 +192,11 @@ impl<C: GossipCrypto> GossipCore<C> {
             core.dial(endpoint, DialKind::Bootstrap);
         }
         core
+    }
+
+    /// Sets the pull wait times (`digestWaitTime`, `requestWaitTime`, `responseWaitTime`).
+    pub fn set_pull_config(&mut self, config: crate::pull::PullConfig) {
+        self.pull_config = config;
     }
 
     /// Sets `peer.gossip.election.*` (before channels enable election).
@@ -220,7 +227,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             .values()
             .filter_map(|d| d.retry_at)
             .chain(self.next_state_deadline())
-            .chain(self.next_election_deadline());
+            .chain(self.next_election_deadline())
+            .chain(self.next_pull_deadline());
         [
             t.alive,
             t.check,
@@ -249,6 +257,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         if now >= self.timers.sync {
             self.timers.sync = now + self.config.pull_interval;
             self.sync_membership(now);
+            self.start_pull_rounds(now);
         }
         if now >= self.timers.reconnect {
             self.timers.reconnect = now + self.config.reconnect_interval;
@@ -272,6 +281,9 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
         if self.next_election_deadline().is_some_and(|d| now >= d) {
             self.election_timeouts(now);
+        }
+        if self.next_pull_deadline().is_some_and(|d| now >= d) {
+            self.pull_timeouts(now);
         }
     }
 
@@ -348,12 +360,24 @@ impl<C: GossipCrypto> GossipCore<C> {
                     self.handle_leadership(now, from, &channel, &env, lm)
                 }
                 Some(Content::LeadershipMsg(_)) => Err(Reject::Unexpected("illegal tag")),
+                Some(Content::Hello(h)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_hello(now, from, &channel, h)
+                }
+                Some(Content::DataDig(d)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_digest(from, &channel, d)
+                }
+                Some(Content::DataReq(r)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_data_request(from, &channel, r)
+                }
+                Some(Content::DataUpdate(u)) if tag_is(tag, CHAN_AND_ORG) => {
+                    self.handle_data_update(from, &channel, u)
+                }
                 Some(
                     Content::Hello(_)
                     | Content::DataDig(_)
                     | Content::DataReq(_)
                     | Content::DataUpdate(_),
-                ) => Err(Reject::Unexpected("not supported yet")),
+                ) => Err(Reject::Unexpected("illegal tag")),
                 Some(Content::PeerIdentity(pi)) if tag_is(tag, EMPTY) => {
                     self.handle_peer_identity(&pi)
                 }

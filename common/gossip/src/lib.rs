@@ -17,6 +17,7 @@
 //! - [`disclosure`]: who may learn what (Fabric's disclosure policy).
 //! - [`election`]: dynamic leader election per channel.
 //! - [`membership`]: alive/dead members, bootstrap and anchors.
+//! - [`pull`]: the four-phase block pull.
 //! - [`blocks`]: block push with a deduplicating window, and state transfer.
 //! - [`channel`]: one channel's StateInfo view.
 //! - [`core`]: the two tied together behind one input/output surface.
@@ -30,6 +31,7 @@ pub mod disclosure;
 pub mod election;
 pub mod membership;
 pub mod message;
+pub mod pull;
 pub mod types;
 
 pub use crate::core::{Event, GossipCore, Transmit};

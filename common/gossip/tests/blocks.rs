@@ -186,3 +186,61 @@ fn an_unanswered_state_request_is_retried_elsewhere() {
     sim.run_for(Duration::from_secs(10));
     assert_eq!(sim.nodes[n[2]].height(CH), 5);
 }
+
+#[test]
+fn with_push_and_state_transfer_off_followers_converge_by_pull() {
+    let config = GossipConfig {
+        propagate_iterations: 0,
+        state_transfer: false,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 3);
+    for seq in 0..5 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+    }
+    // Pull rounds run every pullInterval (4 s), each taking digestWaitTime plus a response.
+    sim.run_for(Duration::from_secs(20));
+    for &i in &n {
+        assert_eq!(sim.nodes[i].height(CH), 5, "{}", sim.nodes[i].name);
+    }
+    let pulled = sim.nodes[n[1]]
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::BlockReceived {
+                    source: weft_gossip::blocks::Source::Pull,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(pulled >= 1, "blocks came by pull");
+}
+
+#[test]
+fn pull_updates_with_a_foreign_nonce_are_rejected() {
+    use weft_wire::gossip::{DataUpdate, GossipMessage, PullMsgType, gossip_message};
+    let mut sim = Sim::new(GossipConfig::default());
+    let n = org1(&mut sim, 2);
+    let update = GossipMessage {
+        tag: gossip_message::Tag::ChanAndOrg as i32,
+        channel: CH.as_bytes().to_vec(),
+        content: Some(gossip_message::Content::DataUpdate(DataUpdate {
+            nonce: 12345,
+            data: vec![],
+            msg_type: PullMsgType::BlockMsg as i32,
+        })),
+        ..Default::default()
+    };
+    sim.inject(n[0], n[1], weft_gossip::message::unsigned(&update));
+    assert!(sim.nodes[n[1]].events.iter().any(|e| matches!(
+        e,
+        Event::Rejected {
+            reason: weft_gossip::message::Reject::Unexpected(_),
+            ..
+        }
+    )));
+}

@@ -115,6 +115,7 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         endpoint: endpoint.clone(),
         own_tls_cert: tls.leaf().to_vec(),
         election: g.use_leader_election.then(|| g.election.core_config()),
+        pull: g.pull_config(),
     };
     let (gossip, deliveries) = crate::gossip::start(setup, shutdown_rx.clone());
     let roles = crate::node::Roles {

@@ -30,6 +30,8 @@ pub struct Setup {
     pub own_tls_cert: Vec<u8>,
     /// Dynamic leader election (`peer.gossip.useLeaderElection`) and its timers.
     pub election: Option<weft_gossip::election::ElectionConfig>,
+    /// The pull engine's wait times.
+    pub pull: weft_gossip::pull::PullConfig,
 }
 
 /// Blocks and state requests waiting for the intake (a bound: beyond it a block is dropped and fetched again).
@@ -49,6 +51,7 @@ pub fn start(
         endpoint,
         own_tls_cert,
         election,
+        pull,
     } = setup;
     let (comm, events) = Comm::new(
         endpoint,
@@ -74,6 +77,7 @@ pub fn start(
     if let Some(e) = &election {
         core.set_election_config(e.clone());
     }
+    core.set_pull_config(pull);
     let (deliveries, delivered) = mpsc::channel(DELIVERIES);
     let driver = Driver {
         core,
