@@ -93,3 +93,125 @@ fn followers_get_blocks_by_push_and_a_restarted_follower_catches_up_by_state_tra
     });
     assert_eq!(net.chain(P1O2).unwrap().1, hash);
 }
+
+/// Broadcasts `n` MESSAGE transactions to the orderer as Org1's admin, over `tasks` concurrent streams.
+fn broadcast_messages(net: &Network, n: usize, tasks: usize) {
+    use weft_crypto::{LocalMsp, envelope};
+    use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
+    let crypto = net.path("crypto-config");
+    let admin = crypto.join("peerOrganizations/org1.example.com/users/Admin@org1.example.com");
+    let signer = std::sync::Arc::new(
+        LocalMsp::load(&admin.join("msp"), "Org1MSP")
+            .unwrap()
+            .signer,
+    );
+    let ca =
+        crypto.join("ordererOrganizations/example.com/msp/tlscacerts/tlsca.example.com-cert.pem");
+    let roots = weft_crypto::pem::blocks(&std::fs::read(ca).unwrap(), "CERTIFICATE").unwrap();
+    let tls = NodeTls::load(&admin.join("tls/client.crt"), &admin.join("tls/client.key")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ep =
+            Endpoint::client(&tls, &TrustStore::new(roots), TransportConfig::default()).unwrap();
+        let conn = ep.connect_host(&net.orderer.address(), None).await.unwrap();
+        let mut handles = Vec::new();
+        for t in 0..tasks {
+            let (conn, signer) = (conn.clone(), signer.clone());
+            handles.push(tokio::spawn(async move {
+                for i in (t..n).step_by(tasks) {
+                    let data = format!("message {i}").into_bytes();
+                    let kind = weft_wire::common::HeaderType::Message;
+                    let (env, _) = envelope::create(
+                        &signer,
+                        kind,
+                        "mychannel",
+                        data,
+                        std::time::SystemTime::now(),
+                    );
+                    weft_peer::client::broadcast(&conn, env).await.unwrap();
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_follower_stopped_while_500_blocks_are_cut_catches_up_after_restart() {
+    let mut net = Network::generate(leaders_and_followers()).unwrap();
+    net.start_all().unwrap();
+    net.byfn();
+    net.kill(P1O1);
+    // MaxMessageCount is 10: 5,000 messages make 500 blocks.
+    broadcast_messages(&net, 5000, 8);
+    let leader_height = wait_for(
+        "the leaders to commit 500 more blocks",
+        Duration::from_secs(120),
+        || {
+            let h = net.chain(P0O1)?.0;
+            if h >= 503 {
+                Ok(h)
+            } else {
+                Err(format!("height {h}"))
+            }
+        },
+    );
+    net.start_peer(P1O1).unwrap();
+    wait_for(
+        "the restarted follower to catch up",
+        Duration::from_secs(120),
+        || {
+            let (h, _) = net.chain(P1O1)?;
+            if h >= leader_height {
+                Ok(())
+            } else {
+                Err(format!("height {h} of {leader_height}"))
+            }
+        },
+    );
+    assert_eq!(block(&net, P1O1, 250).unwrap()["source"], "state_transfer");
+    assert_eq!(net.chain(P1O1).unwrap().1, net.chain(P0O1).unwrap().1);
+}
+
+#[test]
+fn with_push_disabled_followers_converge_by_pull() {
+    let mut options = leaders_and_followers();
+    options.peer_env = [
+        ("CORE_PEER_GOSSIP_PROPAGATEITERATIONS", "0"),
+        ("CORE_PEER_GOSSIP_STATE_ENABLED", "false"),
+        ("CORE_PEER_GOSSIP_PULLINTERVAL", "400ms"),
+        ("CORE_PEER_GOSSIP_DIGESTWAITTIME", "50ms"),
+        ("CORE_PEER_GOSSIP_RESPONSEWAITTIME", "100ms"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut net = Network::generate(options).unwrap();
+    net.start_all().unwrap();
+    net.byfn();
+    for p in [P1O1, P1O2] {
+        assert_eq!(block(&net, p, 2).unwrap()["source"], "pull", "{p}");
+    }
+}
+
+#[test]
+fn contradictory_leader_settings_fail_fast_naming_both_keys() {
+    let net = Network::generate(Options::default()).unwrap();
+    let out = std::process::Command::new(weft_integration_tests::bin_dir().join("peer"))
+        .args(["node", "start"])
+        .env_remove("FABRIC_CFG_PATH")
+        .env("CORE_PEER_GOSSIP_USELEADERELECTION", "true")
+        .env("CORE_PEER_GOSSIP_ORGLEADER", "true")
+        .env("CORE_PEER_FILESYSTEMPATH", net.path("x"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("CORE_PEER_GOSSIP_USELEADERELECTION")
+            && err.contains("CORE_PEER_GOSSIP_ORGLEADER"),
+        "{err}"
+    );
+}

@@ -245,6 +245,8 @@ impl PeerNode {
             tracing::info!(target: "committer", channel = %ch.id, block = number, height = info.height, "committed block");
             self.provenance.committed(&ch.id, number);
             self.gossip.height(&ch.id, info.height);
+            metrics::gauge!("gossip_state_height", "channel" => ch.id.clone())
+                .set(info.height as f64);
             if let Some(bundle) = config {
                 self.apply_config(&bundle);
                 tracing::info!(target: "peer", channel = %ch.id, sequence = bundle.config().sequence, "applied new channel config");
