@@ -108,3 +108,73 @@ fn one_leader_per_org_streams_from_the_orderer_and_a_killed_leader_is_replaced()
     net.start_peer(&org1_leader).unwrap();
     net.wait_all_at(6);
 }
+
+fn pki_of(net: &Network, peer: &str) -> String {
+    net.ops_json(peer, "/gossip/membership").unwrap()["self"]["pki_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn partition(net: &Network, peer: &str, drop: &[String]) {
+    let body = serde_json::json!({ "drop": drop }).to_string();
+    let addr = net.peer(peer).ops_address();
+    let (code, text) = weft_ops::admin::http_get::put_json(
+        &addr,
+        "/debug/gossip/partition",
+        &body,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(code, 204, "{text}");
+}
+
+#[test]
+fn a_partition_between_the_org1_peers_gives_two_leaders_and_healing_leaves_one() {
+    let mut options = elected();
+    let fast = [
+        ("ALIVETIMEINTERVAL", "200ms"),
+        ("ALIVEEXPIRATIONTIMEOUT", "1s"),
+        ("RECONNECTINTERVAL", "500ms"),
+    ];
+    options.peer_env.extend(
+        fast.iter()
+            .map(|(k, v)| (format!("CORE_PEER_GOSSIP_{k}"), v.to_string())),
+    );
+    options
+        .peer_env
+        .push(("WEFT_FAULT_INJECTION".into(), "1".into()));
+    let mut net = Network::generate(options).unwrap();
+    net.start_all().unwrap();
+    net.byfn();
+    one_leader_per_org(&net, &ALL);
+    let (a, b) = (pki_of(&net, P0O1), pki_of(&net, P1O1));
+    partition(&net, P0O1, std::slice::from_ref(&b));
+    partition(&net, P1O1, std::slice::from_ref(&a));
+    wait_for(
+        "a leader on each side of the partition",
+        Duration::from_secs(30),
+        || {
+            let l = leaders(&net, &[P0O1, P1O1])?;
+            if l.len() == 2 {
+                Ok(())
+            } else {
+                Err(format!("{l:?}"))
+            }
+        },
+    );
+    partition(&net, P0O1, &[]);
+    partition(&net, P1O1, &[]);
+    wait_for(
+        "one Org1 leader after healing",
+        Duration::from_secs(30),
+        || {
+            let l = leaders(&net, &[P0O1, P1O1])?;
+            if l.len() == 1 {
+                Ok(())
+            } else {
+                Err(format!("{l:?}"))
+            }
+        },
+    );
+}

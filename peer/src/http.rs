@@ -32,6 +32,7 @@ pub fn routes(node: Arc<PeerNode>) -> Router {
         .route("/channels/{channel}/transactions/{txid}", get(transaction))
         .route("/channels/{channel}", get(channel_view))
         .route("/channels/{channel}/blocks/{number}", get(block_view))
+        .route("/debug/gossip/partition", axum::routing::put(partition))
         .with_state(node)
 }
 
@@ -210,4 +211,35 @@ async fn block_view(
         received_at: record.as_ref().map(|r| rfc3339(r.received_at)),
         committed_at: record.as_ref().and_then(|r| r.committed_at).map(rfc3339),
     }))
+}
+
+#[derive(serde::Deserialize)]
+struct PartitionBody {
+    /// PKI-IDs (hex) to cut off; empty heals.
+    drop: Vec<String>,
+}
+
+/// `PUT /debug/gossip/partition {"drop":["<pki_id>",...]}`: a test fault that silently drops gossip to and from
+/// those peers. Only served when the peer was started with `WEFT_FAULT_INJECTION=1`.
+async fn partition(
+    State(node): State<Arc<PeerNode>>,
+    Json(body): Json<PartitionBody>,
+) -> Result<StatusCode, JsonError> {
+    if std::env::var("WEFT_FAULT_INJECTION").as_deref() != Ok("1") {
+        return Err(not_found(
+            "fault injection is disabled (start the peer with WEFT_FAULT_INJECTION=1)".into(),
+        ));
+    }
+    let mut peers = std::collections::BTreeSet::new();
+    for h in &body.drop {
+        let bytes = hex::decode(h).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+        })?;
+        peers.insert(weft_gossip::PkiId(bytes));
+    }
+    node.gossip.set_partition(peers);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -82,6 +82,7 @@ pub fn start(
     let driver = Driver {
         core,
         dynamic: election.is_some(),
+        partitioned: Default::default(),
         comm: comm.clone(),
         commands: commands.clone(),
         deliveries,
@@ -100,6 +101,8 @@ pub fn start(
 struct Driver {
     core: GossipCore<PeerAuth>,
     dynamic: bool,
+    /// Peers cut off by a test fault: nothing is sent to them, and what they send is dropped.
+    partitioned: std::collections::BTreeSet<PkiId>,
     comm: Comm,
     commands: mpsc::Sender<Command>,
     deliveries: mpsc::Sender<Delivery>,
@@ -142,6 +145,9 @@ impl Driver {
         match ev {
             // Outbound connections are reported by the dial that made them (with the endpoint dialled).
             CommEvent::Connected(r) if r.inbound => {
+                if self.partitioned.contains(&PkiId(r.pki_id.clone())) {
+                    return;
+                }
                 let c = Connected {
                     pki: PkiId(r.pki_id),
                     org: r.org,
@@ -152,6 +158,9 @@ impl Driver {
             }
             CommEvent::Connected(_) => {}
             CommEvent::Message { from, env } => {
+                if self.partitioned.contains(&PkiId(from.pki_id.clone())) {
+                    return;
+                }
                 metrics::counter!("gossip_comm_messages_received").increment(1);
                 self.core.handle_message(now, &PkiId(from.pki_id), env);
             }
@@ -189,6 +198,10 @@ impl Driver {
             }
             Command::BlockRejected { channel, seq } => self.core.block_rejected(&channel, seq),
             Command::Yield { channel } => self.core.yield_leadership(now, &channel),
+            Command::Partition(peers) => {
+                tracing::warn!(target: "gossip", peers = ?peers, "test fault: dropping gossip to and from these peers");
+                self.partitioned = peers;
+            }
             Command::AnswerState {
                 channel,
                 to,
@@ -199,6 +212,11 @@ impl Driver {
             }
             Command::Dialled { endpoint, result } => match result {
                 Ok(r) => {
+                    if self.partitioned.contains(&PkiId(r.pki_id.clone())) {
+                        self.core
+                            .handle_connect_failed(now, &endpoint, "partitioned (test fault)");
+                        return;
+                    }
                     let c = Connected {
                         pki: PkiId(r.pki_id),
                         org: r.org,
@@ -237,6 +255,9 @@ impl Driver {
         while let Some(t) = self.core.poll_transmit() {
             match t {
                 Transmit::Send { to, endpoint, env } => {
+                    if self.partitioned.contains(&to) {
+                        continue;
+                    }
                     if self.comm.send(&to.0, env.clone()) {
                         metrics::counter!("gossip_comm_messages_sent").increment(1);
                     } else if !endpoint.is_empty()

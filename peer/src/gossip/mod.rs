@@ -65,6 +65,8 @@ pub enum Command {
     Yield {
         channel: String,
     },
+    /// Test fault: drop all gossip to and from these peers (empty heals).
+    Partition(std::collections::BTreeSet<PkiId>),
     AnswerState {
         channel: String,
         to: PkiId,
@@ -142,6 +144,11 @@ impl GossipHandle {
             channel: channel.to_string(),
             seq,
         });
+    }
+
+    /// Test fault: silently drop gossip to and from `peers` (an empty set heals).
+    pub fn set_partition(&self, peers: std::collections::BTreeSet<PkiId>) {
+        self.command(Command::Partition(peers));
     }
 
     /// Gives up leadership of `channel` for a while (the orderer is unreachable).

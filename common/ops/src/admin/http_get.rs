@@ -12,6 +12,26 @@ pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 /// GETs `path` from `addr` (`host:port`, optionally prefixed with `http://`) and returns the status code and the
 /// body. `timeout` bounds the whole exchange.
 pub fn get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
+    request("GET", addr, path, None, timeout)
+}
+
+/// PUTs a JSON `body` to `path` on `addr`; returns the status code and the response body.
+pub fn put_json(
+    addr: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
+    request("PUT", addr, path, Some(body), timeout)
+}
+
+fn request(
+    method: &str,
+    addr: &str,
+    path: &str,
+    body: Option<&str>,
+    timeout: Duration,
+) -> io::Result<(u16, String)> {
     let deadline = Instant::now() + timeout;
     let host = addr
         .strip_prefix("http://")
@@ -24,8 +44,15 @@ pub fn get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String
     } else {
         format!("/{path}")
     };
+    let content = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: weft-ops\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: weft-ops\r\nAccept: */*\r\n{content}Connection: close\r\n\r\n{}",
+        body.unwrap_or("")
     );
     stream.write_all(request.as_bytes())?;
 
@@ -38,7 +65,7 @@ pub fn get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String
             .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("GET {host}{path}: timed out"),
+                    format!("{method} {host}{path}: timed out"),
                 )
             })?;
         stream.set_read_timeout(Some(remaining))?;
