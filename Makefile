@@ -32,6 +32,7 @@ test: build
 bench:
 	$(CARGO) build --release --workspace --bins
 	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin gossip_bench
+	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin dissemination_bench
 
 clean: down
 	$(CARGO) clean

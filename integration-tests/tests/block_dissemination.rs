@@ -94,50 +94,6 @@ fn followers_get_blocks_by_push_and_a_restarted_follower_catches_up_by_state_tra
     assert_eq!(net.chain(P1O2).unwrap().1, hash);
 }
 
-/// Broadcasts `n` MESSAGE transactions to the orderer as Org1's admin, over `tasks` concurrent streams.
-fn broadcast_messages(net: &Network, n: usize, tasks: usize) {
-    use weft_crypto::{LocalMsp, envelope};
-    use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
-    let crypto = net.path("crypto-config");
-    let admin = crypto.join("peerOrganizations/org1.example.com/users/Admin@org1.example.com");
-    let signer = std::sync::Arc::new(
-        LocalMsp::load(&admin.join("msp"), "Org1MSP")
-            .unwrap()
-            .signer,
-    );
-    let ca =
-        crypto.join("ordererOrganizations/example.com/msp/tlscacerts/tlsca.example.com-cert.pem");
-    let roots = weft_crypto::pem::blocks(&std::fs::read(ca).unwrap(), "CERTIFICATE").unwrap();
-    let tls = NodeTls::load(&admin.join("tls/client.crt"), &admin.join("tls/client.key")).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let ep =
-            Endpoint::client(&tls, &TrustStore::new(roots), TransportConfig::default()).unwrap();
-        let conn = ep.connect_host(&net.orderer.address(), None).await.unwrap();
-        let mut handles = Vec::new();
-        for t in 0..tasks {
-            let (conn, signer) = (conn.clone(), signer.clone());
-            handles.push(tokio::spawn(async move {
-                for i in (t..n).step_by(tasks) {
-                    let data = format!("message {i}").into_bytes();
-                    let kind = weft_wire::common::HeaderType::Message;
-                    let (env, _) = envelope::create(
-                        &signer,
-                        kind,
-                        "mychannel",
-                        data,
-                        std::time::SystemTime::now(),
-                    );
-                    weft_peer::client::broadcast(&conn, env).await.unwrap();
-                }
-            }));
-        }
-        for h in handles {
-            h.await.unwrap();
-        }
-    });
-}
-
 #[test]
 fn a_follower_stopped_while_500_blocks_are_cut_catches_up_after_restart() {
     let mut net = Network::generate(leaders_and_followers()).unwrap();
@@ -145,7 +101,7 @@ fn a_follower_stopped_while_500_blocks_are_cut_catches_up_after_restart() {
     net.byfn();
     net.kill(P1O1);
     // MaxMessageCount is 10: 5,000 messages make 500 blocks.
-    broadcast_messages(&net, 5000, 8);
+    net.broadcast_messages(5000, 16, 8);
     let leader_height = wait_for(
         "the leaders to commit 500 more blocks",
         Duration::from_secs(120),

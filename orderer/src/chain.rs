@@ -57,6 +57,27 @@ pub struct Chain {
     bundle: watch::Sender<Arc<ChannelBundle>>,
     height: watch::Sender<u64>,
     on_config: Box<dyn Fn(&ChannelBundle) + Send>,
+    cut_times: Arc<CutTimes>,
+}
+
+/// When recent blocks were cut (bounded: the oldest are forgotten), for operators and benchmarks.
+#[derive(Debug, Default)]
+pub struct CutTimes(std::sync::Mutex<std::collections::BTreeMap<u64, SystemTime>>);
+
+impl CutTimes {
+    const KEEP: usize = 100_000;
+
+    fn record(&self, number: u64, at: SystemTime) {
+        let mut m = self.0.lock().expect("cut times lock");
+        m.insert(number, at);
+        while m.len() > Self::KEEP {
+            m.pop_first();
+        }
+    }
+
+    pub fn get(&self, number: u64) -> Option<SystemTime> {
+        self.0.lock().expect("cut times lock").get(&number).copied()
+    }
 }
 
 /// The batch limits of a channel config.
@@ -77,6 +98,7 @@ impl Chain {
         bundle: Arc<ChannelBundle>,
         signer: Arc<Signer>,
         on_config: Box<dyn Fn(&ChannelBundle) + Send>,
+        cut_times: Arc<CutTimes>,
     ) -> (Self, ChainView) {
         let info = ledger.info();
         let last_config = info
@@ -96,6 +118,7 @@ impl Chain {
             bundle: bundle_tx,
             height: height_tx,
             on_config,
+            cut_times,
         };
         (
             chain,
@@ -208,6 +231,7 @@ impl Chain {
             ..Default::default()
         };
         let count = b.data.as_ref().map_or(0, |d| d.data.len());
+        let cut_at = SystemTime::now();
         let info = self
             .ledger
             .append(&b, commit)
@@ -219,6 +243,7 @@ impl Chain {
             "created block");
         metrics::gauge!("ledger_blockchain_height", "channel" => self.channel.clone())
             .set(info.height as f64);
+        self.cut_times.record(info.height - 1, cut_at);
         self.height.send_replace(info.height);
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::registry::Registry;
 pub fn routes(registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/channels/{channel}/deliverers", get(deliverers))
+        .route("/channels/{channel}/blocks/{number}", get(block))
         .with_state(registry)
 }
 
@@ -35,4 +36,39 @@ async fn deliverers(
         .collect();
     names.sort();
     Ok(Json(names))
+}
+
+/// `GET /channels/{channel}/blocks/{number}` → `{"number","hash","tx_count","cut_at"}`.
+async fn block(
+    State(registry): State<Arc<Registry>>,
+    Path((channel, number)): Path<(String, u64)>,
+) -> Result<Json<serde_json::Value>, (StatusCode, Json<serde_json::Value>)> {
+    use weft_ledger::BlockStore;
+    let missing = |m: String| {
+        (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": m })),
+        )
+    };
+    let ch = registry
+        .get(&channel)
+        .ok_or_else(|| missing(format!("channel {channel} does not exist")))?;
+    let block = ch
+        .ledger
+        .block(number)
+        .ok()
+        .flatten()
+        .ok_or_else(|| missing(format!("block {number} not found")))?;
+    let header = block.header.clone().unwrap_or_default();
+    let cut_at = ch.cut_times.get(number).map(|t| {
+        time::OffsetDateTime::from(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    });
+    Ok(Json(serde_json::json!({
+        "number": number,
+        "hash": hex::encode(weft_crypto::block::header_hash(&header)),
+        "tx_count": block.data.as_ref().map_or(0, |d| d.data.len()),
+        "cut_at": cut_at,
+    })))
 }

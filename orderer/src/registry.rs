@@ -19,6 +19,8 @@ pub struct Channel {
     pub id: String,
     /// Open Deliver streams: stream id → the requester's common name.
     pub deliverers: std::sync::Mutex<std::collections::BTreeMap<u64, String>>,
+    /// When recent blocks were cut, by number.
+    pub cut_times: Arc<crate::chain::CutTimes>,
     pub ledger: Arc<weft_ledger::SledStore>,
     pub view: ChainView,
     queue: mpsc::Sender<ChainMsg>,
@@ -153,7 +155,14 @@ impl Registry {
         let on_config = Box::new(move |b: &ChannelBundle| {
             trust.extend(b.tls_roots());
         });
-        let (chain, view) = Chain::new(ledger.clone(), bundle, self.signer.clone(), on_config);
+        let cut_times = Arc::new(crate::chain::CutTimes::default());
+        let (chain, view) = Chain::new(
+            ledger.clone(),
+            bundle,
+            self.signer.clone(),
+            on_config,
+            cut_times.clone(),
+        );
         let (queue, rx) = mpsc::channel(QUEUE);
         metrics::gauge!("ledger_blockchain_height", "channel" => id.clone())
             .set(*view.height.borrow() as f64);
@@ -166,6 +175,7 @@ impl Registry {
         let channel = Arc::new(Channel {
             id: id.clone(),
             deliverers: Default::default(),
+            cut_times,
             ledger,
             view,
             queue,

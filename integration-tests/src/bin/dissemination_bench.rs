@@ -1,0 +1,247 @@
+//! `make bench`: block dissemination on the four-peer loopback network with dynamic leader election and
+//! Fabric's default fan-out (`propagatePeerNum` 3, `propagateIterations` 1).
+//!
+//! - `dissemination_p50_ms` / `dissemination_p99_ms`: from the orderer cutting a block (its `cut_at`) to the
+//!   block's commit on the last of the four peers, over 1,000 blocks of ~300 KB (10 transactions of 30 KB).
+//! - `gossip_copies_per_block_follower`: copies of each block a follower received by gossip, duplicates
+//!   included; `blocks_via_pull`: blocks a follower had to pull (0 means none waited for a pull round).
+//! - `failover_ms`: from SIGKILL of Org1's leader to the new leader's first block from the orderer, while
+//!   blocks keep being cut.
+//! - `catchup_start_ms`, `catchup_blocks_per_s`: a follower restarted 2,000 blocks (of 10 transactions) behind:
+//!   from its restart to its first block by state transfer, and the rate of the whole catch-up.
+//! - `follower_burst_blocks_per_s`: a follower's commit rate while the orderer cuts blocks as fast as it can.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use weft_integration_tests::{Network, Options, wait_for};
+
+const P0O1: &str = "peer0.org1.example.com";
+const P1O1: &str = "peer1.org1.example.com";
+const P0O2: &str = "peer0.org2.example.com";
+const P1O2: &str = "peer1.org2.example.com";
+const ALL: [&str; 4] = [P0O1, P1O1, P0O2, P1O2];
+
+fn parse(t: &serde_json::Value) -> Option<SystemTime> {
+    let s = t.as_str()?;
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
+}
+
+fn ms(a: SystemTime, b: SystemTime) -> f64 {
+    b.duration_since(a).map_or_else(
+        |e| -(e.duration().as_secs_f64() * 1000.0),
+        |d| d.as_secs_f64() * 1000.0,
+    )
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn block(net: &Network, node: &str, n: u64) -> serde_json::Value {
+    net.ops_json(node, &format!("/channels/mychannel/blocks/{n}"))
+        .unwrap_or_default()
+}
+
+fn leader_of(net: &Network, peers: &[&str]) -> String {
+    wait_for("a leader", Duration::from_secs(30), || {
+        peers
+            .iter()
+            .find(|p| {
+                net.ops_json(p, "/channels/mychannel")
+                    .is_ok_and(|v| v["leader"] == true)
+            })
+            .map(|p| p.to_string())
+            .ok_or_else(|| "none".to_string())
+    })
+}
+
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains("mychannel"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn height(net: &Network, p: &str) -> u64 {
+    net.chain(p).map_or(0, |c| c.0)
+}
+
+fn wait_height(net: &Network, peers: &[&str], h: u64, limit: Duration) {
+    wait_for(&format!("height {h}"), limit, || {
+        let hs: Vec<u64> = peers.iter().map(|p| height(net, p)).collect();
+        if hs.iter().all(|x| *x >= h) {
+            Ok(())
+        } else {
+            Err(format!("{hs:?}"))
+        }
+    });
+}
+
+fn main() {
+    let env = [("USELEADERELECTION", "true"), ("ORGLEADER", "false")];
+    let peer_env = env
+        .iter()
+        .map(|(k, v)| (format!("CORE_PEER_GOSSIP_{k}"), v.to_string()))
+        .collect();
+    let mut net = Network::generate(Options {
+        peer_env,
+        ..Default::default()
+    })
+    .expect("generate");
+    net.start_all().expect("start");
+    net.byfn();
+    let org1_leader = leader_of(&net, &[P0O1, P1O1]);
+    let org2_leader = leader_of(&net, &[P0O2, P1O2]);
+    let follower = if org2_leader == P0O2 { P1O2 } else { P0O2 };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let b = net.broadcaster();
+
+    // 1. Dissemination of 1,000 blocks of ~300 KB.
+    let h0 = height(&net, P0O1);
+    let blocks = 1000u64;
+    println!("cutting {blocks} blocks of 10 x 30 KB transactions...");
+    rt.block_on(b.send((blocks * 10) as usize, 30 * 1024, 8, None));
+    wait_height(&net, &ALL, h0 + blocks, Duration::from_secs(600));
+    let mut latencies = Vec::new();
+    for n in h0..h0 + blocks {
+        let Some(cut) = parse(
+            &net.ops_json(
+                "orderer.example.com",
+                &format!("/channels/mychannel/blocks/{n}"),
+            )
+            .unwrap_or_default()["cut_at"],
+        ) else {
+            continue;
+        };
+        let last = ALL
+            .iter()
+            .filter_map(|p| parse(&block(&net, p, n)["committed_at"]))
+            .max();
+        if let Some(last) = last {
+            latencies.push(ms(cut, last));
+        }
+    }
+    let m = net.metrics(follower);
+    let copies = metric_sum(&m, "gossip_blocks_received_total")
+        + metric_sum(&m, "gossip_blocks_duplicate_total");
+    let pulled = (h0..h0 + blocks)
+        .filter(|n| block(&net, follower, *n)["source"] == "pull")
+        .count();
+    println!("dissemination: {} blocks measured", latencies.len());
+
+    // 2. Failover: SIGKILL Org1's leader while blocks keep coming.
+    let stop = Arc::new(AtomicBool::new(false));
+    let steady = {
+        let (b, stop) = (net.broadcaster(), stop.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            while !stop.load(Ordering::Relaxed) {
+                rt.block_on(b.send(10, 100, 1, Some(stop.clone())));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let other = if org1_leader == P0O1 { P1O1 } else { P0O1 };
+    std::thread::sleep(Duration::from_millis(500));
+    let killed_at = SystemTime::now();
+    net.kill(&org1_leader);
+    let failover = wait_for(
+        "the new Org1 leader's first block from the orderer",
+        Duration::from_secs(60),
+        || {
+            let h = height(&net, other);
+            for n in (h.saturating_sub(20)..h).rev() {
+                let v = block(&net, other, n);
+                if v["source"] == "orderer"
+                    && parse(&v["received_at"]).is_some_and(|t| t >= killed_at)
+                {
+                    let first = (h.saturating_sub(200)..h)
+                        .filter_map(|k| {
+                            let v = block(&net, other, k);
+                            (v["source"] == "orderer")
+                                .then(|| parse(&v["received_at"]))
+                                .flatten()
+                                .filter(|t| *t >= killed_at)
+                        })
+                        .min()
+                        .expect("found above");
+                    return Ok(ms(killed_at, first));
+                }
+            }
+            Err(format!("height {h}"))
+        },
+    );
+    stop.store(true, Ordering::Relaxed);
+    steady.join().expect("steady load");
+    net.start_peer(&org1_leader).expect("restart");
+
+    // 3. Catch-up of a follower 2,000 blocks behind.
+    net.kill(follower);
+    let hs = height(&net, &org2_leader);
+    println!("cutting 2000 blocks while {follower} is down...");
+    rt.block_on(b.send(20_000, 100, 8, None));
+    wait_height(&net, &[&org2_leader], hs + 2000, Duration::from_secs(600));
+    let target = height(&net, &org2_leader);
+    let restarted = SystemTime::now();
+    net.start_peer(follower).expect("restart follower");
+    wait_height(&net, &[follower], target, Duration::from_secs(600));
+    let transferred: Vec<(SystemTime, Option<SystemTime>)> = (hs..target)
+        .map(|n| block(&net, follower, n))
+        .filter(|v| v["source"] == "state_transfer")
+        .filter_map(|v| Some((parse(&v["received_at"])?, parse(&v["committed_at"]))))
+        .collect();
+    let first = transferred
+        .iter()
+        .map(|t| t.0)
+        .min()
+        .expect("blocks came by state transfer");
+    let last = transferred
+        .iter()
+        .filter_map(|t| t.1)
+        .max()
+        .expect("committed");
+    let catchup_rate = transferred.len() as f64 / (ms(first, last) / 1000.0);
+
+    // 4. A burst: the follower keeps pace with the orderer.
+    let hb = height(&net, follower);
+    let started = Instant::now();
+    rt.block_on(b.send(20_000, 100, 16, None));
+    wait_height(&net, &[follower], hb + 2000, Duration::from_secs(600));
+    let end = height(&net, follower);
+    let commits: Vec<SystemTime> = (hb..end)
+        .filter_map(|n| parse(&block(&net, follower, n)["committed_at"]))
+        .collect();
+    let (a, z) = (
+        commits.iter().min().copied().unwrap(),
+        commits.iter().max().copied().unwrap(),
+    );
+    let burst = commits.len() as f64 / (ms(a, z) / 1000.0);
+    println!(
+        "burst: {} blocks in {:.1} s of load",
+        end - hb,
+        started.elapsed().as_secs_f64()
+    );
+
+    println!(
+        "dissemination_p50_ms: {:.1} ms",
+        percentile(latencies.clone(), 0.5)
+    );
+    println!(
+        "dissemination_p99_ms: {:.1} ms",
+        percentile(latencies, 0.99)
+    );
+    println!(
+        "gossip_copies_per_block_follower: {:.2} copies",
+        copies / blocks as f64
+    );
+    println!("blocks_via_pull: {pulled} blocks");
+    println!("failover_ms: {failover:.1} ms");
+    println!("catchup_start_ms: {:.1} ms", ms(restarted, first));
+    println!("catchup_blocks_per_s: {catchup_rate:.0} blocks/s");
+    println!("follower_burst_blocks_per_s: {burst:.0} blocks/s");
+}
