@@ -18,6 +18,9 @@ use crate::cutter::{BatchConfig, BlockCutter};
 /// Envelopes waiting for the chain task before Broadcast blocks.
 pub const QUEUE: usize = 4096;
 
+/// Queued requests handled before one flush (group commit).
+const GROUP: usize = 256;
+
 /// A request to the chain task.
 pub enum ChainMsg {
     /// An authorised normal transaction (encoded envelope) and its id.
@@ -141,26 +144,64 @@ impl Chain {
                 }
             };
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    None => return Ok(()),
-                    Some(ChainMsg::Normal { env, tx_id }) => {
-                        tracing::debug!(target: "orderer", channel = %self.channel, %tx_id, "ordered");
-                        for batch in self.cutter.ordered(env, Instant::now()) {
-                            self.write(batch, None)?;
-                        }
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { return Ok(()) };
+                    self.handle(msg)?;
+                    // Group commit: take what is already queued, then flush once for all of it.
+                    let mut more = 0;
+                    while more < GROUP {
+                        let Ok(msg) = rx.try_recv() else { break };
+                        self.handle(msg)?;
+                        more += 1;
                     }
-                    Some(ChainMsg::Config { update, envelope, reply }) => {
-                        let result = self.config(update, envelope)?;
-                        let _ = reply.send(result);
-                    }
-                },
+                    self.publish()?;
+                }
                 () = timer => {
                     if let Some(batch) = self.cutter.handle_timeout(Instant::now()) {
                         self.write(batch, None)?;
+                        self.publish()?;
                     }
                 }
             }
         }
+    }
+
+    fn handle(&mut self, msg: ChainMsg) -> Result<(), ChainError> {
+        match msg {
+            ChainMsg::Normal { env, tx_id } => {
+                tracing::debug!(target: "orderer", channel = %self.channel, %tx_id, "ordered");
+                for batch in self.cutter.ordered(env, Instant::now()) {
+                    self.write(batch, None)?;
+                }
+            }
+            ChainMsg::Config {
+                update,
+                envelope,
+                reply,
+            } => {
+                let result = self.config(update, envelope)?;
+                // The config block must be durable before the submitter hears it was applied.
+                self.publish()?;
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes what was appended and only then lets Deliver streams see the new height.
+    fn publish(&mut self) -> Result<(), ChainError> {
+        let ledger_err = |source| ChainError::Ledger {
+            channel: self.channel.clone(),
+            source,
+        };
+        self.ledger.sync().map_err(ledger_err)?;
+        let height = self.ledger.info().height;
+        if height != *self.height.borrow() {
+            metrics::gauge!("ledger_blockchain_height", "channel" => self.channel.clone())
+                .set(height as f64);
+            self.height.send_replace(height);
+        }
+        Ok(())
     }
 
     fn config(
@@ -232,19 +273,16 @@ impl Chain {
         };
         let count = b.data.as_ref().map_or(0, |d| d.data.len());
         let cut_at = SystemTime::now();
-        let info = self
-            .ledger
-            .append(&b, commit)
-            .map_err(|source| ChainError::Ledger {
-                channel: self.channel.clone(),
-                source,
-            })?;
+        let info =
+            self.ledger
+                .append_unsynced(&b, commit)
+                .map_err(|source| ChainError::Ledger {
+                    channel: self.channel.clone(),
+                    source,
+                })?;
         tracing::info!(target: "orderer", channel = %self.channel, block = info.height - 1, txs = count,
             "created block");
-        metrics::gauge!("ledger_blockchain_height", "channel" => self.channel.clone())
-            .set(info.height as f64);
         self.cut_times.record(info.height - 1, cut_at);
-        self.height.send_replace(info.height);
         Ok(())
     }
 }

@@ -123,7 +123,9 @@ impl ChannelState {
         now: i64,
     ) -> Result<(ChainInfo, Option<Arc<ChannelBundle>>), CommitError> {
         let _guard = self.commit_lock.lock().expect("commit lock");
-        self.commit_locked(block, now, false)
+        let committed = self.commit_locked(block, now, false)?;
+        self.ledger.sync()?;
+        Ok(committed)
     }
 
     /// Takes a block from any source: one below the height is a duplicate and ignored; one above it waits (up
@@ -159,6 +161,8 @@ impl ChannelState {
                 }
             }
         }
+        // One flush for the whole run of blocks.
+        self.ledger.sync()?;
         let height = self.ledger.info().height;
         pending.retain(|n, _| *n >= height);
         metrics::gauge!("gossip_payload_buffer_size", "channel" => self.id.clone())
@@ -220,7 +224,7 @@ impl ChannelState {
             now,
         );
         let started = std::time::Instant::now();
-        let info = self.ledger.append(&block, commit)?;
+        let info = self.ledger.append_unsynced(&block, commit)?;
         metrics::histogram!("gossip_state_commit_duration", "channel" => self.id.clone())
             .record(started.elapsed().as_secs_f64());
         if let Some(b) = &new_bundle {

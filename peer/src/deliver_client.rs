@@ -95,18 +95,28 @@ async fn session(
             // Already committed, from gossip.
             continue;
         }
-        let data = node
-            .block_gossip
-            .then(|| weft_wire::Message::encode_to_vec(&block));
+        // Verify once, push to the org at once, then commit: followers need not wait for our disk.
+        let checked = weft_crypto::block::check_data_hash(&block).and_then(|_| {
+            weft_crypto::block::check_signature(&block, &state.bundle(), crate::now_unix())
+        });
+        if let Err(e) = checked {
+            metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone()).increment(1);
+            tracing::warn!(target: "deliveryClient", channel = %state.id, orderer = %address, block = number,
+                error = %e, "refused block from the ordering service");
+            conn.close("refused block");
+            return Ok(progressed);
+        }
+        if let Some(h) = block.header.as_ref() {
+            node.verified.add(weft_crypto::block::header_hash(h));
+        }
+        if node.block_gossip {
+            node.gossip
+                .from_orderer(&state.id, number, weft_wire::Message::encode_to_vec(&block));
+        }
         node.provenance
             .record(&state.id, number, Source::Orderer, None);
-        match node.commit(state, block, false) {
-            Ok(()) => {
-                progressed = true;
-                if let Some(data) = data {
-                    node.gossip.from_orderer(&state.id, number, data);
-                }
-            }
+        match node.commit(state, block, true) {
+            Ok(()) => progressed = true,
             Err(CommitError::Ledger(e)) => {
                 return Err(ClientError::Transport(format!("ledger: {e}")));
             }

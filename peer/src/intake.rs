@@ -29,7 +29,7 @@ impl Verified {
         self.0.lock().expect("verified lock").contains(hash)
     }
 
-    fn add(&self, hash: [u8; 32]) {
+    pub fn add(&self, hash: [u8; 32]) {
         let mut set = self.0.lock().expect("verified lock");
         if set.len() >= VERIFIED {
             set.clear();

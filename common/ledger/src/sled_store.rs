@@ -89,7 +89,7 @@ impl BlockStore for SledStore {
         self.info.read().expect("ledger info lock").clone()
     }
 
-    fn append(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
+    fn append_unsynced(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
         let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
         let mut info = self.info.write().expect("ledger info lock");
         if header.number != info.height {
@@ -142,9 +142,12 @@ impl BlockStore for SledStore {
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(|e: TransactionError<()>| storage(format!("{e:?}")))?;
-        self.db.flush().map_err(storage)?;
         *info = next.clone();
         Ok(next)
+    }
+
+    fn sync(&self) -> Result<(), LedgerError> {
+        self.db.flush().map(|_| ()).map_err(storage)
     }
 
     fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {

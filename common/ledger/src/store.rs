@@ -67,7 +67,18 @@ pub trait BlockStore: Send + Sync {
     fn info(&self) -> ChainInfo;
 
     /// Appends `block`, which must be number `height`, with everything in `commit`, atomically and durably.
-    fn append(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError>;
+    fn append(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
+        let info = self.append_unsynced(block, commit)?;
+        self.sync()?;
+        Ok(info)
+    }
+
+    /// Appends atomically without waiting for the disk: after a crash the store holds a prefix of the chain
+    /// (never a partial block). Call [`sync`](Self::sync) after a run of appends — one flush for many blocks.
+    fn append_unsynced(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError>;
+
+    /// Waits until everything appended is on disk.
+    fn sync(&self) -> Result<(), LedgerError>;
 
     /// The block with this number.
     fn block(&self, number: u64) -> Result<Option<Block>, LedgerError>;

@@ -2,13 +2,15 @@
 //! Fabric's default fan-out (`propagatePeerNum` 3, `propagateIterations` 1).
 //!
 //! - `dissemination_p50_ms` / `dissemination_p99_ms`: from the orderer cutting a block (its `cut_at`) to the
-//!   block's commit on the last of the four peers, over 1,000 blocks of ~300 KB (10 transactions of 30 KB).
+//!   block's commit on the last of the four peers, over 1,000 blocks of ~300 KB (10 transactions of 30 KB) cut
+//!   at 20 blocks/s.
 //! - `gossip_copies_per_block_follower`: copies of each block a follower received by gossip, duplicates
 //!   included; `blocks_via_pull`: blocks a follower had to pull (0 means none waited for a pull round).
 //! - `failover_ms`: from SIGKILL of Org1's leader to the new leader's first block from the orderer, while
 //!   blocks keep being cut.
 //! - `catchup_start_ms`, `catchup_blocks_per_s`: a follower restarted 2,000 blocks (of 10 transactions) behind:
-//!   from its restart to its first block by state transfer, and the rate of the whole catch-up.
+//!   from the restarted peer answering `/healthz` to its first block by state transfer, and the rate of the
+//!   whole catch-up.
 //! - `follower_burst_blocks_per_s`: a follower's commit rate while the orderer cuts blocks as fast as it can.
 
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use weft_integration_tests::{Network, Options, wait_for};
 
+/// Blocks per second cut during the latency measurement.
+const RATE: f64 = 20.0;
 const P0O1: &str = "peer0.org1.example.com";
 const P1O1: &str = "peer1.org1.example.com";
 const P0O2: &str = "peer0.org2.example.com";
@@ -104,8 +108,15 @@ fn main() {
     // 1. Dissemination of 1,000 blocks of ~300 KB.
     let h0 = height(&net, P0O1);
     let blocks = 1000u64;
-    println!("cutting {blocks} blocks of 10 x 30 KB transactions...");
-    rt.block_on(b.send((blocks * 10) as usize, 30 * 1024, 8, None));
+    // Paced at a rate the network sustains, so that the figure is the path of a block, not a queue.
+    println!("cutting {blocks} blocks of 10 x 30 KB transactions at {RATE} blocks/s...");
+    let period = Duration::from_secs_f64(1.0 / RATE);
+    let mut next = Instant::now();
+    for _ in 0..blocks {
+        rt.block_on(b.send(10, 30 * 1024, 10, None));
+        next += period;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
     wait_height(&net, &ALL, h0 + blocks, Duration::from_secs(600));
     let mut latencies = Vec::new();
     for n in h0..h0 + blocks {
@@ -187,8 +198,8 @@ fn main() {
     rt.block_on(b.send(20_000, 100, 8, None));
     wait_height(&net, &[&org2_leader], hs + 2000, Duration::from_secs(600));
     let target = height(&net, &org2_leader);
-    let restarted = SystemTime::now();
     net.start_peer(follower).expect("restart follower");
+    let restarted = SystemTime::now();
     wait_height(&net, &[follower], target, Duration::from_secs(600));
     let transferred: Vec<(SystemTime, Option<SystemTime>)> = (hs..target)
         .map(|n| block(&net, follower, n))
