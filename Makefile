@@ -33,6 +33,8 @@ bench:
 	$(CARGO) build --release --workspace --bins
 	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin gossip_bench
 	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin dissemination_bench
+	$(CARGO) run --release -q -p weft-integration-tests --bin commit_bench
+	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin e2e_bench
 
 clean: down
 	$(CARGO) clean

@@ -68,8 +68,8 @@ pub async fn run(
 
 /// One Deliver stream. Returns whether any block was committed.
 async fn session(
-    node: &PeerNode,
-    state: &ChannelState,
+    node: &Arc<PeerNode>,
+    state: &Arc<ChannelState>,
     address: &str,
 ) -> Result<bool, ClientError> {
     let conn = node
@@ -115,7 +115,12 @@ async fn session(
         }
         node.provenance
             .record(&state.id, number, Source::Orderer, None);
-        match node.commit(state, block, true) {
+        // Validation and the ledger write are CPU and disk work: off the async workers.
+        let (n, st) = (node.clone(), state.clone());
+        let committed = tokio::task::spawn_blocking(move || n.commit(&st, block, true))
+            .await
+            .map_err(|e| ClientError::Transport(format!("commit task: {e}")))?;
+        match committed {
             Ok(()) => progressed = true,
             Err(CommitError::Ledger(e)) => {
                 return Err(ClientError::Transport(format!("ledger: {e}")));

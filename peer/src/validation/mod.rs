@@ -9,6 +9,8 @@
 pub mod check;
 pub mod mvcc;
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use weft_chaincode::StateReader;
 use weft_chaincode::lifecycle::{self, LIFECYCLE};
@@ -49,6 +51,8 @@ pub fn validate_block(
         .map(|raw| check::check(raw, bundle, now))
         .collect();
     let mut overlay = Overlay::default();
+    // Endorsement policies by chaincode, read once per block (until a definition changes in it).
+    let mut policies: HashMap<String, String> = HashMap::new();
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(checked.len());
     for (index, CheckedTx { tx_id, checked }) in checked.into_iter().enumerate() {
@@ -67,6 +71,7 @@ pub fn validate_block(
                 bundle,
                 state,
                 &overlay,
+                &mut policies,
                 Version {
                     block_num: number,
                     tx_num: index as u64,
@@ -75,6 +80,9 @@ pub fn validate_block(
         };
         out.push(match result {
             Ok(writes) => {
+                if writes.iter().any(|w| w.namespace == LIFECYCLE) {
+                    policies.clear();
+                }
                 for w in &writes {
                     let v = Version {
                         block_num: w.version.block,
@@ -107,10 +115,13 @@ fn stateful(
     bundle: &ChannelBundle,
     state: &dyn StateReader,
     overlay: &Overlay,
+    policies: &mut HashMap<String, String>,
     at: Version,
 ) -> Verdict {
     use TxValidationCode as Code;
-    let policy = if e.chaincode == LIFECYCLE {
+    let policy = if let Some(p) = policies.get(&e.chaincode) {
+        p.clone()
+    } else if e.chaincode == LIFECYCLE {
         LIFECYCLE_POLICY.to_string()
     } else {
         let key = lifecycle::definition_key(&e.chaincode);
@@ -128,6 +139,7 @@ fn stateful(
         };
         def.endorsement_policy
     };
+    policies.insert(e.chaincode.clone(), policy.clone());
     if let Err(err) = bundle.evaluate_signers(&policy, &e.endorsers, &e.rejected) {
         return Err((Code::EndorsementPolicyFailure, Some(err.to_string())));
     }
