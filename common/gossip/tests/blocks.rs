@@ -13,23 +13,7 @@ use weft_gossip::core::Event;
 const CH: &str = "mychannel";
 
 fn org1(sim: &mut Sim, n: usize) -> Vec<usize> {
-    let ids: Vec<usize> = (0..n)
-        .map(|i| {
-            let ep = format!("p{i}o1:7051");
-            let boot = if i == 0 {
-                "p1o1:7051".to_string()
-            } else {
-                "p0o1:7051".to_string()
-            };
-            sim.add(
-                &format!("peer{i}.org1"),
-                "Org1MSP",
-                &ep,
-                &ep,
-                &[boot.as_str()],
-            )
-        })
-        .collect();
+    let ids = sim.add_org1(n);
     for &i in &ids {
         sim.start(i);
     }

@@ -10,26 +10,6 @@ use weft_gossip::GossipConfig;
 
 const CH: &str = "mychannel";
 
-fn add_org1(sim: &mut Sim, n: usize) -> Vec<usize> {
-    (0..n)
-        .map(|i| {
-            let ep = format!("p{i}o1:7051");
-            let boot = if i == 0 {
-                "p1o1:7051".to_string()
-            } else {
-                "p0o1:7051".to_string()
-            };
-            sim.add(
-                &format!("peer{i}.org1"),
-                "Org1MSP",
-                &ep,
-                &ep,
-                &[boot.as_str()],
-            )
-        })
-        .collect()
-}
-
 fn start_and_join(sim: &mut Sim, ids: &[usize]) {
     for &i in ids {
         sim.start(i);
@@ -61,7 +41,7 @@ fn lowest(sim: &Sim, ids: &[usize]) -> String {
 #[test]
 fn simultaneous_start_elects_exactly_the_lowest_pki_id() {
     let mut sim = Sim::new(GossipConfig::default());
-    let ids = add_org1(&mut sim, 4);
+    let ids = sim.add_org1(4);
     start_and_join(&mut sim, &ids);
     sim.run_for(Duration::from_secs(20));
     assert_eq!(leaders(&sim, &ids), Sim::set(&[&lowest(&sim, &ids)]));
@@ -85,7 +65,7 @@ fn simultaneous_start_elects_exactly_the_lowest_pki_id() {
 #[test]
 fn leadership_is_sticky_when_a_lower_id_joins_later() {
     let mut sim = Sim::new(GossipConfig::default());
-    let ids = add_org1(&mut sim, 4);
+    let ids = sim.add_org1(4);
     let lowest_name = lowest(&sim, &ids);
     let low = ids
         .iter()
@@ -109,7 +89,7 @@ fn leadership_is_sticky_when_a_lower_id_joins_later() {
 #[test]
 fn when_the_leader_dies_another_takes_over_at_once() {
     let mut sim = Sim::new(GossipConfig::default());
-    let ids = add_org1(&mut sim, 3);
+    let ids = sim.add_org1(3);
     start_and_join(&mut sim, &ids);
     sim.run_for(Duration::from_secs(20));
     let leader = leaders(&sim, &ids).into_iter().next().unwrap();
@@ -131,7 +111,7 @@ fn when_the_leader_dies_another_takes_over_at_once() {
 #[test]
 fn a_partition_gives_a_leader_per_side_and_healing_leaves_one() {
     let mut sim = Sim::new(GossipConfig::default());
-    let ids = add_org1(&mut sim, 3);
+    let ids = sim.add_org1(3);
     start_and_join(&mut sim, &ids);
     sim.run_for(Duration::from_secs(20));
     let leader = leaders(&sim, &ids).into_iter().next().unwrap();
@@ -156,7 +136,7 @@ fn a_partition_gives_a_leader_per_side_and_healing_leaves_one() {
 #[test]
 fn a_yielding_leader_steps_down_and_stays_out() {
     let mut sim = Sim::new(GossipConfig::default());
-    let ids = add_org1(&mut sim, 3);
+    let ids = sim.add_org1(3);
     start_and_join(&mut sim, &ids);
     sim.run_for(Duration::from_secs(20));
     let leader = leaders(&sim, &ids).into_iter().next().unwrap();

@@ -178,6 +178,27 @@ impl Sim {
         self.pump();
     }
 
+    /// Adds `n` Org1 peers (not started), each bootstrapping from peer0 (peer0 from peer1).
+    pub fn add_org1(&mut self, n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|i| {
+                let ep = format!("p{i}o1:7051");
+                let boot = if i == 0 {
+                    "p1o1:7051".to_string()
+                } else {
+                    "p0o1:7051".to_string()
+                };
+                self.add(
+                    &format!("peer{i}.org1"),
+                    "Org1MSP",
+                    &ep,
+                    &ep,
+                    &[boot.as_str()],
+                )
+            })
+            .collect()
+    }
+
     /// Kills a node: its connections drop and the other sides are told.
     pub fn kill(&mut self, i: usize) {
         self.nodes[i].core = None;
