@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::types::CommEvent;
 
-type Item = (CommEvent, oneshot::Sender<()>);
+/// An event to deliver (or none: a barrier), and who waits for it to reach the events channel.
+type Item = (Option<CommEvent>, oneshot::Sender<()>);
 
 /// The sending side of the control queue.
 #[derive(Debug, Clone)]
@@ -30,7 +31,15 @@ impl Control {
     pub(crate) fn push(&self, event: CommEvent) -> oneshot::Receiver<()> {
         let (done, delivered) = oneshot::channel();
         // A closed queue means the forwarder stopped because the consumer is gone: nothing to deliver to.
-        let _ = self.queue.send((event, done));
+        let _ = self.queue.send((Some(event), done));
+        delivered
+    }
+
+    /// Resolves once everything queued before it has been delivered (a replacement connection's reader waits
+    /// for its predecessor's `Connected`, so that no message overtakes it).
+    pub(crate) fn barrier(&self) -> oneshot::Receiver<()> {
+        let (done, delivered) = oneshot::channel();
+        let _ = self.queue.send((None, done));
         delivered
     }
 }
@@ -41,16 +50,11 @@ pub(crate) async fn forward(
     events: mpsc::Sender<CommEvent>,
 ) {
     while let Some((event, done)) = queue.recv().await {
-        if events.send(event).await.is_err() {
+        if let Some(event) = event
+            && events.send(event).await.is_err()
+        {
             break;
         }
         let _ = done.send(());
     }
-}
-
-/// A receiver that is already resolved, for a connection whose `Connected` is not reported.
-pub(crate) fn delivered() -> oneshot::Receiver<()> {
-    let (done, delivered) = oneshot::channel();
-    let _ = done.send(());
-    delivered
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_wire::gossip::Envelope;
 
-use super::events::{self, Control};
+use super::events::Control;
 use super::handshake::hex;
 use super::types::{CommEvent, RemotePeer};
 
@@ -133,10 +133,10 @@ impl<C: Liveness> Registry<C> {
                 "replaced by another connection",
             )));
             self.entries.insert(pki_id, new);
-            return Ok(events::delivered());
+            return Ok(self.control.barrier());
         }
         let ready = if self.awaiting_successor.remove(&pki_id).is_some() {
-            events::delivered()
+            self.control.barrier()
         } else {
             self.control.push(CommEvent::Connected(new.peer.clone()))
         };
@@ -271,7 +271,7 @@ mod tests {
         }
     }
 
-    type Events = mpsc::UnboundedReceiver<(CommEvent, oneshot::Sender<()>)>;
+    type Events = mpsc::UnboundedReceiver<(Option<CommEvent>, oneshot::Sender<()>)>;
 
     fn registry() -> (Registry<Fake>, Events) {
         let (control, rx) = Control::new();
@@ -313,6 +313,8 @@ mod tests {
     fn drain(rx: &mut Events) -> Vec<String> {
         let mut out = vec![];
         while let Ok((ev, _)) = rx.try_recv() {
+            // Barriers carry no event.
+            let Some(ev) = ev else { continue };
             out.push(match ev {
                 CommEvent::Connected(p) => format!("connected {:?}", p.pki_id),
                 CommEvent::Disconnected { pki_id, .. } => format!("disconnected {pki_id:?}"),
