@@ -99,18 +99,10 @@ impl Default for Operations {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Metrics {
-    pub provider: String,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self {
-            provider: "prometheus".into(),
-        }
-    }
+    pub provider: weft_ops::admin::MetricsProvider,
 }
 
 /// Why the configuration cannot be used; the message names the key.
@@ -172,15 +164,7 @@ pub fn load(
             ),
         });
     }
-    if config.metrics.provider != "prometheus" && config.metrics.provider != "disabled" {
-        return Err(ConfigError::Invalid {
-            key: "Metrics.Provider",
-            reason: format!(
-                "{:?} is not supported (expected prometheus or disabled)",
-                config.metrics.provider
-            ),
-        });
-    }
+
     Ok(Resolved {
         config,
         base_dir: loaded.base_dir,

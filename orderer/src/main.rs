@@ -106,9 +106,7 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
         component: "ledger".into(),
         dir: ledger_dir,
     }));
-    if resolved.config.metrics.provider == "prometheus" {
-        admin.metrics = Some(weft_ops::admin::install_metrics()?);
-    }
+    admin.metrics = resolved.config.metrics.provider.install()?;
     let ops_addr = &resolved.config.operations.listen_address;
     let listener = tokio::net::TcpListener::bind(ops_addr)
         .await

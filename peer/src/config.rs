@@ -325,18 +325,10 @@ impl Default for Operations {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Metrics {
-    pub provider: String,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self {
-            provider: "prometheus".into(),
-        }
-    }
+    pub provider: weft_ops::admin::MetricsProvider,
 }
 
 /// Why the configuration cannot be used; the message names the key (and its environment variable).
@@ -410,15 +402,7 @@ pub fn load(
             reason: "weft speaks QUIC, which always uses TLS; set it to true".into(),
         });
     }
-    if config.metrics.provider != "prometheus" && config.metrics.provider != "disabled" {
-        return Err(ConfigError::Invalid {
-            key: "metrics.provider (CORE_METRICS_PROVIDER)".into(),
-            reason: format!(
-                "{:?} is not supported (expected prometheus or disabled)",
-                config.metrics.provider
-            ),
-        });
-    }
+
     Ok(Resolved {
         config,
         base_dir: loaded.base_dir,
@@ -514,6 +498,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("peer.gossip.orgLeader"), "{err}");
+        let err = load(None, env(&[("CORE_METRICS_PROVIDER", "statsd")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metrics.provider") && err.contains("prometheus"),
+            "{err}"
+        );
+        let r = load(None, env(&[("CORE_METRICS_PROVIDER", "disabled")])).unwrap();
+        assert_eq!(
+            r.config.metrics.provider,
+            weft_ops::admin::MetricsProvider::Disabled
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("core.yaml"),

@@ -158,7 +158,13 @@ fn main() {
         })
     };
     let other = if org1_leader == P0O1 { P1O1 } else { P0O1 };
-    std::thread::sleep(Duration::from_millis(500));
+    // Kill only once the steady load is reaching Org1, so the failover is measured under traffic.
+    wait_height(
+        &net,
+        &[other],
+        height(&net, other) + 5,
+        Duration::from_secs(60),
+    );
     let killed_at = SystemTime::now();
     net.kill(&org1_leader);
     let failover = wait_for(

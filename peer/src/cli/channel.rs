@@ -1,20 +1,20 @@
 //! `peer channel create | join | update | fetch | getinfo | list`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use weft_crypto::{Signer, envelope};
 use weft_wire::Message;
 use weft_wire::common::{
-    Block, ConfigSignature, ConfigUpdateEnvelope, Envelope, HeaderType, SignatureHeader, Status,
+    Block, ConfigSignature, ConfigUpdateEnvelope, Envelope, HeaderType, SignatureHeader,
 };
 use weft_wire::service::{ListChannels, PeerAdminRequest, peer_admin_request, peer_admin_response};
 
 use super::context::ClientContext;
 use super::{ChannelArgs, ChannelCmd};
-use crate::client::{self, ClientError};
+use crate::client;
 
 pub async fn run(args: ChannelArgs) -> Result<()> {
     let ctx = ClientContext::new(&args.orderer)?;
@@ -155,7 +155,8 @@ pub fn signed_config_update(signer: &Signer, channel: &str, file: &Path) -> Resu
     .0)
 }
 
-/// Fetches block `number`, retrying while the channel or block does not exist yet, until `timeout`.
+/// Waits up to `timeout` for block `number` with a `BLOCK_UNTIL_READY` Deliver: the orderer
+/// holds the stream open until the block is cut, so there is nothing to poll.
 async fn wait_for_block(
     ctx: &ClientContext,
     conn: &weft_net::Connection,
@@ -163,21 +164,21 @@ async fn wait_for_block(
     number: u64,
     timeout: std::time::Duration,
 ) -> Result<Block> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match client::fetch(conn, &ctx.signer, channel, client::at(number)).await {
-            Ok(b) => return Ok(b),
-            Err(ClientError::Status {
-                status: Status::NotFound,
-                ..
-            }) if Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("fetching block {number} of {channel}"));
-            }
-        }
-    }
+    let at = client::at(number);
+    let fetch = async {
+        let mut stream = client::deliver(
+            conn,
+            client::seek_envelope(&ctx.signer, channel, at, at, true),
+        )
+        .await?;
+        client::next_block(&mut stream)
+            .await?
+            .ok_or(client::ClientError::NoAnswer)
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .with_context(|| format!("block {number} of {channel} not ready within {timeout:?}"))?
+        .with_context(|| format!("fetching block {number} of {channel}"))
 }
 
 /// Fabric's `getinfo` JSON: height first, hashes in base64.

@@ -83,9 +83,7 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         component: "ledger".into(),
         dir: ledger_dir,
     }));
-    if resolved.config.metrics.provider == "prometheus" {
-        admin.metrics = Some(weft_ops::admin::install_metrics()?);
-    }
+    admin.metrics = resolved.config.metrics.provider.install()?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let signer = Arc::new(local.signer);
     let msps = Msps::default();

@@ -19,6 +19,28 @@ pub struct MetricsError(#[from] BuildError);
 
 static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
+/// Fabric's `metrics.provider` (peer) / `Metrics.Provider` (orderer). `statsd` is not supported; any value
+/// other than these is rejected when the configuration is loaded, naming the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsProvider {
+    /// Serve `/metrics` in Prometheus' text format.
+    #[default]
+    Prometheus,
+    /// No metrics: `/metrics` answers 404.
+    Disabled,
+}
+
+impl MetricsProvider {
+    /// The handle `/metrics` serves from, installing the recorder when the provider is Prometheus.
+    pub fn install(self) -> Result<Option<PrometheusHandle>, MetricsError> {
+        match self {
+            Self::Prometheus => install_metrics().map(Some),
+            Self::Disabled => Ok(None),
+        }
+    }
+}
+
 /// Installs the global `metrics` recorder (Prometheus) and returns its handle for `/metrics`. Idempotent: later
 /// calls return the same handle. Also sets Fabric's `fabric_version{version}` gauge to 1.
 pub fn install_metrics() -> Result<PrometheusHandle, MetricsError> {

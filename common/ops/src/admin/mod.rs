@@ -31,7 +31,7 @@ use crate::logging::LogHandle;
 
 pub use error::AdminError;
 pub use health::{DirWritable, HealthCheck};
-pub use metrics::{MetricsError, PROMETHEUS_CONTENT_TYPE, install_metrics};
+pub use metrics::{MetricsError, MetricsProvider, PROMETHEUS_CONTENT_TYPE, install_metrics};
 pub use serve::{DRAIN_TIMEOUT, serve};
 
 /// What the operations service reports and controls.
