@@ -9,8 +9,9 @@
 //! - `failover_ms`: from SIGKILL of Org1's leader to the new leader's first block from the orderer, while
 //!   blocks keep being cut.
 //! - `catchup_start_ms`, `catchup_blocks_per_s`: a follower restarted 2,000 blocks (of 10 transactions) behind:
-//!   from the restarted peer answering `/healthz` to its first block by state transfer, and the rate of the
-//!   whole catch-up.
+//!   from launching the restarted peer's process to its first block by state transfer (an upper bound on
+//!   "after the lag is seen": it includes process start and the first membership exchange), and the rate of
+//!   the whole catch-up.
 //! - `follower_burst_blocks_per_s`: a follower's commit rate while the orderer cuts blocks as fast as it can.
 
 use std::sync::Arc;
@@ -204,8 +205,10 @@ fn main() {
     rt.block_on(b.send(20_000, 100, 8, None));
     wait_height(&net, &[&org2_leader], hs + 2000, Duration::from_secs(600));
     let target = height(&net, &org2_leader);
-    net.start_peer(follower).expect("restart follower");
+    // Taken before the launch: `start_peer` returns only once `/healthz` answers, and state transfer may
+    // already have begun by then.
     let restarted = SystemTime::now();
+    net.start_peer(follower).expect("restart follower");
     wait_height(&net, &[follower], target, Duration::from_secs(600));
     let transferred: Vec<(SystemTime, Option<SystemTime>)> = (hs..target)
         .map(|n| block(&net, follower, n))
