@@ -1,8 +1,11 @@
 # weft: the two commands are `make demo` (run Fabric's first-network locally) and `make test`.
 CARGO ?= cargo
 NETWORK := deploy/local/network.sh
+COMPOSE_NETWORK := deploy/compose/network.sh
+# Static binaries for the FROM scratch images (glibc linked in; its DNS and files back ends resolve compose names).
+STATIC_TARGET := x86_64-unknown-linux-gnu
 
-.PHONY: build demo up down status test bench clean
+.PHONY: build demo up down status test bench clean images compose-up compose-down compose-walkthrough compose-test
 
 build:
 	$(CARGO) build --workspace --bins
@@ -35,6 +38,28 @@ bench:
 	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin dissemination_bench
 	$(CARGO) run --release -q -p weft-integration-tests --bin commit_bench
 	WEFT_BIN=$(CURDIR)/target/release $(CARGO) run --release -q -p weft-integration-tests --bin e2e_bench
+
+## Docker images weft/orderer and weft/peer: static binaries in FROM scratch images, nothing pulled.
+images:
+	RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release --target $(STATIC_TARGET) \
+		-p weft-orderer -p weft-peer -p weft-ca --bins
+	bash $(COMPOSE_NETWORK) images
+
+## The same first-network in docker compose (deploy/compose), with mychannel created and basic defined.
+compose-up: images
+	bash $(COMPOSE_NETWORK) up
+
+## Remove the compose network: containers, network, volumes and generated state (down -v).
+compose-down:
+	bash $(COMPOSE_NETWORK) down
+
+## The gossip walk-through in compose, step by step, printing what the operations endpoints show.
+compose-walkthrough: images
+	bash $(COMPOSE_NETWORK) walkthrough
+
+## The compose network end to end: up, invoke, leader stop/start, partition and heal, down -v.
+compose-test: images
+	bash deploy/compose/test.sh
 
 clean: down
 	$(CARGO) clean

@@ -18,42 +18,10 @@ STATE=${WEFT_STATE:-$HERE/state}
 BIN=${WEFT_BIN:-$ROOT/target/debug}
 CHANNEL=${CHANNEL_NAME:-mychannel}
 CRYPTO=$STATE/crypto-config
-ARTIFACTS=$STATE/channel-artifacts
-ORDERER_ADDRESS=127.0.0.1:7050
 ORDERER_OPS=127.0.0.1:9443
-ORDERER_CA=$CRYPTO/ordererOrganizations/example.com/orderers/orderer.example.com/msp/tlscacerts/tlsca.example.com-cert.pem
-# name org port operations-port bootstrap-port
-PEERS=(
-  "peer0 1 7051 9444 8051"
-  "peer1 1 8051 9445 7051"
-  "peer0 2 9051 9446 10051"
-  "peer1 2 10051 9447 9051"
-)
 
-log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-
-need_bins() {
-  for b in peer orderer configtxgen weft-ca; do
-    [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: run 'cargo build --workspace' (or 'make build') first" >&2; exit 1; }
-  done
-}
-
-generate() {
-  log "Generating crypto material (cryptogen) and channel artifacts (configtxgen) in $STATE"
-  mkdir -p "$STATE/logs" "$STATE/pids" "$ARTIFACTS"
-  "$BIN/weft-ca" cryptogen generate --config="$HERE/crypto-config.yaml" --output="$CRYPTO"
-  sed -e "s/@ORDERER_ADDRESS@/$ORDERER_ADDRESS/g" \
-      -e "s/@ORG1_ANCHOR_HOST@/127.0.0.1/; s/@ORG1_ANCHOR_PORT@/7051/" \
-      -e "s/@ORG2_ANCHOR_HOST@/127.0.0.1/; s/@ORG2_ANCHOR_PORT@/9051/" \
-      -e "s/@BATCH_TIMEOUT@/2s/" "$HERE/configtx.yaml.tmpl" > "$STATE/configtx.yaml"
-  local gen=("$BIN/configtxgen" -configPath "$STATE")
-  "${gen[@]}" -profile TwoOrgsOrdererGenesis -channelID system-channel -outputBlock "$ARTIFACTS/genesis.block"
-  "${gen[@]}" -profile TwoOrgsChannel -outputCreateChannelTx "$ARTIFACTS/channel.tx" -channelID "$CHANNEL"
-  for org in 1 2; do
-    "${gen[@]}" -profile TwoOrgsChannel -outputAnchorPeersUpdate "$ARTIFACTS/Org${org}MSPanchors.tx" \
-      -channelID "$CHANNEL" -asOrg "Org${org}MSP"
-  done
-}
+# shellcheck source=../common.sh
+source "$HERE/../common.sh"
 
 # start NAME COMMAND... : runs a node in the background, its own session, logging to logs/NAME.log.
 start() {
@@ -103,48 +71,6 @@ start_peer() {
   wait_healthy "$name" "127.0.0.1:$ops"
 }
 
-# as ORG PEER COMMAND... : runs a CLI command with test-network's setGlobals environment for that peer.
-as() {
-  local org=$1 peer=$2; shift 2
-  (
-    # shellcheck source=/dev/null
-    WEFT_STATE=$STATE WEFT_BIN=$BIN source "$HERE/env.sh" "org$org" "$peer" > /dev/null
-    "$@"
-  )
-}
-
-height_of() {
-  as "$1" "$2" peer channel getinfo -c "$CHANNEL" 2>/dev/null | sed -n 's/.*"height":\([0-9]*\).*/\1/p'
-}
-
-byfn() {
-  log "Creating channel $CHANNEL"
-  as 1 peer0 peer channel create -o $ORDERER_ADDRESS -c "$CHANNEL" -f "$ARTIFACTS/channel.tx" \
-    --outputBlock "$ARTIFACTS/$CHANNEL.block" --tls --cafile "$ORDERER_CA"
-  for p in "${PEERS[@]}"; do
-    read -r peer org _ <<< "$p"
-    log "Joining $peer.org$org.example.com to $CHANNEL"
-    as "$org" "$peer" peer channel join -b "$ARTIFACTS/$CHANNEL.block"
-  done
-  for org in 1 2; do
-    log "Updating anchor peers for Org${org}MSP"
-    as "$org" peer0 peer channel update -o $ORDERER_ADDRESS -c "$CHANNEL" -f "$ARTIFACTS/Org${org}MSPanchors.tx" \
-      --tls --cafile "$ORDERER_CA"
-  done
-  log "Defining chaincode basic on $CHANNEL (Fabric's default policy: a majority of the orgs)"
-  as 1 peer0 peer lifecycle chaincode commit -C "$CHANNEL" -n basic -v 1.0 --sequence 1 \
-    --peerAddresses 127.0.0.1:7051 --peerAddresses 127.0.0.1:9051 --waitForEvent
-  log "Waiting for every peer to commit the anchor peer updates and the definition (height 4)"
-  local deadline=$((SECONDS + 30))
-  for p in "${PEERS[@]}"; do
-    read -r peer org _ <<< "$p"
-    until [ "$(height_of "$org" "$peer")" = 4 ]; do
-      [ $SECONDS -lt $deadline ] || { echo "peer $peer.org$org stuck at height $(height_of "$org" "$peer")" >&2; exit 1; }
-      sleep 0.2
-    done
-  done
-}
-
 status() {
   for p in "${PEERS[@]}"; do
     read -r peer org _ <<< "$p"
@@ -154,12 +80,13 @@ status() {
 }
 
 up() {
-  need_bins
+  need_bins "$BIN"
   if [ -d "$STATE/pids" ] && ls "$STATE/pids"/*.pid > /dev/null 2>&1; then
     echo "a network is already running from $STATE; run '$0 down' first" >&2
     exit 1
   fi
-  generate
+  mkdir -p "$STATE/logs" "$STATE/pids"
+  generate "$BIN" "$STATE" "$CHANNEL" $ORDERER_ADDRESS 127.0.0.1:7051 127.0.0.1:9051 2s
   log "Starting orderer.example.com"
   start_orderer
   for p in "${PEERS[@]}"; do
