@@ -14,7 +14,8 @@
 # The CLI runs on the host against the published ports (127.0.0.1:7050, 7051, 8051, 9051, 10051), as in
 # test-network; operations endpoints are on 127.0.0.1:9443 (orderer) and 9444-9447 (peers).
 # Environment: WEFT_BIN (static binaries, default target/x86_64-unknown-linux-gnu/release), CHANNEL_NAME
-# (default mychannel), COMPOSE_PROFILES=jaeger to start Jaeger too (its image must be available).
+# (default mychannel), COMPOSE_PROFILES=jaeger to start Jaeger too (its image must be available) and export every
+# node's spans to it (WEFT_TRACES_ENDPOINT, default http://jaeger:4317).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +35,12 @@ else
   COMPOSE=(docker-compose)
 fi
 compose() { "${COMPOSE[@]}" -p $PROJECT -f "$HERE/docker-compose.yaml" "$@"; }
+
+# With Jaeger, the nodes export their spans to it, and so does the host's CLI (the root of each invoke's trace).
+if [[ ${COMPOSE_PROFILES:-} == *jaeger* ]]; then
+  export WEFT_TRACES_ENDPOINT=${WEFT_TRACES_ENDPOINT:-http://jaeger:4317}
+  export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4317}
+fi
 
 images() {
   need_bins "$BIN"

@@ -9,7 +9,8 @@
 #   network.sh status  print each node's health and each peer's channel info
 #
 # Environment: WEFT_STATE (state folder, default deploy/local/state), WEFT_BIN (binaries, default
-# target/debug), CHANNEL_NAME (default mychannel).
+# target/debug), CHANNEL_NAME (default mychannel). With OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4317)
+# every node and CLI call exports its spans there.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +53,7 @@ start_orderer() {
     ORDERER_GENERAL_TLS_PRIVATEKEY="$dir/tls/server.key" ORDERER_GENERAL_TLS_CERTIFICATE="$dir/tls/server.crt" \
     ORDERER_GENERAL_TLS_ROOTCAS="[$dir/tls/ca.crt]" ORDERER_GENERAL_BOOTSTRAPFILE="$ARTIFACTS/genesis.block" \
     ORDERER_FILELEDGER_LOCATION="$STATE/orderer.example.com" ORDERER_OPERATIONS_LISTENADDRESS=$ORDERER_OPS \
+    OTEL_SERVICE_NAME=orderer.example.com \
     "$BIN/orderer"
   wait_healthy orderer.example.com $ORDERER_OPS
 }

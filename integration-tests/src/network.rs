@@ -49,6 +49,11 @@ pub struct Options {
     pub peer_env: Vec<(String, String)>,
     /// Extra environment for one peer: (peer name, variable, value).
     pub peer_env_for: Vec<(String, String, String)>,
+    /// Extra environment for every node, the orderer too (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub node_env: Vec<(String, String)>,
+    /// Operations endpoints over TLS (each node's TLS certificate; client certificates from Org1's TLS CA).
+    /// The harness then probes them as Org1's admin.
+    pub ops_tls: bool,
 }
 
 /// A generated network and its running processes; every process is killed on drop.
@@ -208,7 +213,8 @@ impl Network {
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .env("FABRIC_LOGGING_SPEC", "info");
+            .env("FABRIC_LOGGING_SPEC", "info")
+            .envs(self.options.node_env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("FABRIC_CFG_PATH");
         let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         self.children.insert(name.to_string(), child);
@@ -225,7 +231,7 @@ impl Network {
                     self.log(&name_owned)
                 );
             }
-            match weft_ops::admin::http_get::get(&ops, "/healthz", Duration::from_secs(2)) {
+            match self.ops_get(&ops, "/healthz") {
                 Ok((200, _)) => Ok(()),
                 Ok((code, body)) => Err(format!("{code} {body}")),
                 Err(e) => Err(e.to_string()),
@@ -262,6 +268,21 @@ impl Network {
                 self.path("orderer.example.com"),
             )
             .env("ORDERER_OPERATIONS_LISTENADDRESS", o.ops_address());
+        if self.options.ops_tls {
+            cmd.env("ORDERER_OPERATIONS_TLS_ENABLED", "true")
+                .env(
+                    "ORDERER_OPERATIONS_TLS_CERTIFICATE",
+                    dir.join("tls/server.crt"),
+                )
+                .env(
+                    "ORDERER_OPERATIONS_TLS_PRIVATEKEY",
+                    dir.join("tls/server.key"),
+                )
+                .env(
+                    "ORDERER_OPERATIONS_TLS_CLIENTROOTCAS",
+                    format!("[{}]", self.org1_tls_ca().display()),
+                );
+        }
         self.spawn(&o.name, cmd)
     }
 
@@ -289,6 +310,9 @@ impl Network {
             .env("CORE_PEER_TLS_ROOTCERT_FILE", dir.join("tls/ca.crt"))
             .env("CORE_PEER_FILESYSTEMPATH", self.path(name))
             .env("CORE_OPERATIONS_LISTENADDRESS", p.ops_address());
+        if self.options.ops_tls {
+            cmd.envs(self.ops_tls_env(&dir));
+        }
         if !self.options.no_bootstrap {
             cmd.env("CORE_PEER_GOSSIP_BOOTSTRAP", other.address());
         }
@@ -363,6 +387,67 @@ impl Network {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// Org1's TLS CA: the client root CA of every operations endpoint when `ops_tls` is on.
+    pub fn org1_tls_ca(&self) -> PathBuf {
+        self.path("crypto-config/peerOrganizations/org1.example.com/tlsca/tlsca.org1.example.com-cert.pem")
+    }
+
+    /// A peer's `CORE_OPERATIONS_TLS_*` settings (its TLS pair, Org1's TLS CA for clients); `dir` is the
+    /// peer's crypto folder.
+    pub fn ops_tls_env(&self, dir: &std::path::Path) -> Vec<(String, String)> {
+        [
+            ("CORE_OPERATIONS_TLS_ENABLED", "true".to_string()),
+            (
+                "CORE_OPERATIONS_TLS_CERT_FILE",
+                dir.join("tls/server.crt").display().to_string(),
+            ),
+            (
+                "CORE_OPERATIONS_TLS_KEY_FILE",
+                dir.join("tls/server.key").display().to_string(),
+            ),
+            (
+                "CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES",
+                format!("[{}]", self.org1_tls_ca().display()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// A TLS client for the operations endpoints trusting every org's TLS CA, as Org1's admin or anonymous.
+    pub fn ops_client(&self, as_admin: bool) -> weft_ops::admin::http_get::Tls {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let cas = [
+            "ordererOrganizations/example.com/tlsca/tlsca.example.com-cert.pem",
+            "peerOrganizations/org1.example.com/tlsca/tlsca.org1.example.com-cert.pem",
+            "peerOrganizations/org2.example.com/tlsca/tlsca.org2.example.com-cert.pem",
+        ];
+        let roots = cas
+            .iter()
+            .map(|c| {
+                CertificateDer::from_pem_file(self.path(&format!("crypto-config/{c}"))).unwrap()
+            })
+            .collect();
+        let admin = self.path(
+            "crypto-config/peerOrganizations/org1.example.com/users/Admin@org1.example.com/tls",
+        );
+        let identity = as_admin.then(|| {
+            (
+                vec![CertificateDer::from_pem_file(admin.join("client.crt")).unwrap()],
+                PrivateKeyDer::from_pem_file(admin.join("client.key")).unwrap(),
+            )
+        });
+        weft_ops::admin::http_get::Tls::new(roots, identity).unwrap()
+    }
+
+    /// `GET path` on an operations endpoint; over TLS as Org1's admin when `ops_tls` is on.
+    fn ops_get(&self, addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+        let tls = self.options.ops_tls.then(|| self.ops_client(true));
+        weft_ops::admin::http_get::get_with(addr, path, Duration::from_secs(5), tls.as_ref())
     }
 
     /// The orderer's TLS CA file, for `--cafile`.
@@ -633,12 +718,9 @@ impl Network {
 
     /// `GET path` on a node's operations endpoint, parsed as JSON.
     pub fn ops_json(&self, name: &str, path: &str) -> Result<serde_json::Value, String> {
-        let (code, body) = weft_ops::admin::http_get::get(
-            &self.node(name).ops_address(),
-            path,
-            Duration::from_secs(5),
-        )
-        .map_err(|e| e.to_string())?;
+        let (code, body) = self
+            .ops_get(&self.node(name).ops_address(), path)
+            .map_err(|e| e.to_string())?;
         if code != 200 {
             return Err(format!("{code}: {body}"));
         }
@@ -647,13 +729,9 @@ impl Network {
 
     /// `GET /metrics` on a node.
     pub fn metrics(&self, name: &str) -> String {
-        weft_ops::admin::http_get::get(
-            &self.node(name).ops_address(),
-            "/metrics",
-            Duration::from_secs(5),
-        )
-        .map(|(_, b)| b)
-        .unwrap_or_default()
+        self.ops_get(&self.node(name).ops_address(), "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default()
     }
 
     /// A peer's (height, current block hash) on mychannel, from `GET /channels`.

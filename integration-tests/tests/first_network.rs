@@ -49,6 +49,11 @@ fn byfn_steps_leave_all_four_peers_at_the_same_height_and_hash() {
         metrics.contains("ledger_blockchain_height{channel=\"mychannel\"} 3"),
         "{metrics}"
     );
+    // Blocks 1 and 2 went through validation and commit (block 0 came with the join).
+    assert!(
+        metrics.contains("ledger_block_processing_time_count{channel=\"mychannel\"} 2"),
+        "{metrics}"
+    );
     let metrics = net.metrics("orderer.example.com");
     assert!(metrics.contains("broadcast_processed_count{channel=\"mychannel\",type=\"CONFIG_UPDATE\",status=\"SUCCESS\"} 3"), "{metrics}");
 }
@@ -351,6 +356,7 @@ mod rogue {
                         b.header.as_mut().unwrap().data_hash = block::data_hash(data).to_vec();
                         let resp = DeliverResponse {
                             r#type: Some(deliver_response::Type::Block(b)),
+                            trace_context: Default::default(),
                         };
                         if s.send(&resp).await.is_ok() {
                             count.fetch_add(1, Ordering::SeqCst);

@@ -242,8 +242,14 @@ mod raw_client {
                 .iter()
                 .map(|a| a.as_bytes().to_vec())
                 .collect();
-            let built =
-                proposal::build(&self.signer, "mychannel", "basic", args, SystemTime::now());
+            let built = proposal::build(
+                &self.signer,
+                "mychannel",
+                "basic",
+                args,
+                SystemTime::now(),
+                Default::default(),
+            );
             let mut responses = Vec::new();
             for p in [P0O1, P0O2] {
                 let conn = self

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
 use weft_crypto::envelope;
 use weft_wire::Message;
 use weft_wire::common::{Envelope, HeaderType, Status};
@@ -34,6 +35,9 @@ async fn process(registry: &Arc<Registry>, env: Envelope) -> Result<(), Rejectio
     let opened = envelope::open(&env).map_err(|e| reject(Status::BadRequest, e.to_string()))?;
     let channel_id = opened.channel_id().to_string();
     let kind = HeaderType::try_from(opened.header_type()).ok();
+    // Checking and queueing the envelope, in its transaction's trace (the block's cut follows separately).
+    let span = tracing::info_span!("broadcast", channel = %channel_id, tx_id = %opened.channel_header.tx_id);
+    weft_ops::trace::set_parent(&span, &opened.channel_header.trace_context);
     let outcome = async {
         if channel_id.is_empty() {
             return Err(reject(Status::BadRequest, "envelope names no channel"));
@@ -104,6 +108,7 @@ async fn process(registry: &Arc<Registry>, env: Envelope) -> Result<(), Rejectio
             )),
         }
     }
+    .instrument(span)
     .await;
     let status = outcome
         .as_ref()

@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 use weft_crypto::{ChannelBundle, Signer, block, envelope};
 use weft_ledger::{BlockStore, Commit, LedgerError, SledStore};
+use weft_ops::trace::Carrier;
 use weft_wire::Message;
 use weft_wire::common::{Block, ConfigEnvelope, Envelope, HeaderType};
 
@@ -60,26 +61,34 @@ pub struct Chain {
     bundle: watch::Sender<Arc<ChannelBundle>>,
     height: watch::Sender<u64>,
     on_config: Box<dyn Fn(&ChannelBundle) + Send>,
-    cut_times: Arc<CutTimes>,
+    cuts: Arc<Cuts>,
 }
 
-/// When recent blocks were cut (bounded: the oldest are forgotten), for operators and benchmarks.
+/// When recent blocks were cut and the trace context of each cut (bounded: the oldest are forgotten), for
+/// operators, benchmarks, and Deliver, which continues each block's trace.
 #[derive(Debug, Default)]
-pub struct CutTimes(std::sync::Mutex<std::collections::BTreeMap<u64, SystemTime>>);
+pub struct Cuts(std::sync::Mutex<std::collections::BTreeMap<u64, Cut>>);
 
-impl CutTimes {
+#[derive(Debug, Clone)]
+pub struct Cut {
+    pub at: SystemTime,
+    /// The `cut_block` span's context (empty when tracing export is off).
+    pub trace: Carrier,
+}
+
+impl Cuts {
     const KEEP: usize = 100_000;
 
-    fn record(&self, number: u64, at: SystemTime) {
-        let mut m = self.0.lock().expect("cut times lock");
-        m.insert(number, at);
+    fn record(&self, number: u64, cut: Cut) {
+        let mut m = self.0.lock().expect("cuts lock");
+        m.insert(number, cut);
         while m.len() > Self::KEEP {
             m.pop_first();
         }
     }
 
-    pub fn get(&self, number: u64) -> Option<SystemTime> {
-        self.0.lock().expect("cut times lock").get(&number).copied()
+    pub fn get(&self, number: u64) -> Option<Cut> {
+        self.0.lock().expect("cuts lock").get(&number).cloned()
     }
 }
 
@@ -101,7 +110,7 @@ impl Chain {
         bundle: Arc<ChannelBundle>,
         signer: Arc<Signer>,
         on_config: Box<dyn Fn(&ChannelBundle) + Send>,
-        cut_times: Arc<CutTimes>,
+        cuts: Arc<Cuts>,
     ) -> (Self, ChainView) {
         let info = ledger.info();
         let last_config = info
@@ -121,7 +130,7 @@ impl Chain {
             bundle: bundle_tx,
             height: height_tx,
             on_config,
-            cut_times,
+            cuts,
         };
         (
             chain,
@@ -253,17 +262,34 @@ impl Chain {
         config: Option<Arc<ChannelBundle>>,
     ) -> Result<(), ChainError> {
         let info = self.ledger.info();
-        let tx_ids: Vec<(String, u32)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, raw)| {
-                let env = Envelope::decode(raw.as_slice()).ok()?;
-                Some((envelope::open(&env).ok()?.channel_header.tx_id, i as u32))
-            })
-            .collect();
-        let mut b = block::new_block(info.height, info.current_hash, batch);
+        let number = info.height;
+        let mut tx_ids = Vec::with_capacity(batch.len());
+        let mut traces = Vec::new();
+        for (i, raw) in batch.iter().enumerate() {
+            let Some(header) = Envelope::decode(raw.as_slice())
+                .ok()
+                .and_then(|env| envelope::open(&env).ok())
+                .map(|o| o.channel_header)
+            else {
+                continue;
+            };
+            tx_ids.push((header.tx_id, i as u32));
+            if !header.trace_context.is_empty() {
+                traces.push(header.trace_context);
+            }
+        }
+        let count = batch.len();
+        // The block continues the trace of its first traced transaction and links to the others'.
+        let span = tracing::info_span!("cut_block", channel = %self.channel, block = number as i64, txs = count as i64);
+        let mut traced = traces.iter();
+        if let Some(first) = traced.next() {
+            weft_ops::trace::set_parent(&span, first);
+        }
+        traced.for_each(|t| weft_ops::trace::add_link(&span, t));
+        let _cut = span.enter();
+        let mut b = block::new_block(number, info.current_hash, batch);
         if config.is_some() {
-            self.last_config = info.height;
+            self.last_config = number;
         }
         block::sign_block(&mut b, &self.signer, self.last_config);
         let commit = Commit {
@@ -271,18 +297,17 @@ impl Chain {
             config: config.map(|c| c.config().encode_to_vec()),
             ..Default::default()
         };
-        let count = b.data.as_ref().map_or(0, |d| d.data.len());
-        let cut_at = SystemTime::now();
-        let info =
-            self.ledger
-                .append_unsynced(&b, commit)
-                .map_err(|source| ChainError::Ledger {
-                    channel: self.channel.clone(),
-                    source,
-                })?;
-        tracing::info!(target: "orderer", channel = %self.channel, block = info.height - 1, txs = count,
+        let at = SystemTime::now();
+        self.ledger
+            .append_unsynced(&b, commit)
+            .map_err(|source| ChainError::Ledger {
+                channel: self.channel.clone(),
+                source,
+            })?;
+        tracing::info!(target: "orderer", channel = %self.channel, block = number, txs = count,
             "created block");
-        self.cut_times.record(info.height - 1, cut_at);
+        let trace = weft_ops::trace::inject(&span);
+        self.cuts.record(number, Cut { at, trace });
         Ok(())
     }
 }

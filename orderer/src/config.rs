@@ -89,15 +89,38 @@ impl Default for FileLedger {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Operations {
     pub listen_address: String,
+    #[serde(rename = "TLS")]
+    pub tls: OperationsTls,
 }
 
 impl Default for Operations {
     fn default() -> Self {
         Self {
             listen_address: "127.0.0.1:8443".into(),
+            tls: OperationsTls::default(),
         }
     }
 }
+
+/// `Operations.TLS`: HTTPS for the operations service; `/logspec` and `/metrics` then need a client
+/// certificate from one of `ClientRootCAs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct OperationsTls {
+    pub enabled: bool,
+    pub certificate: String,
+    pub private_key: String,
+    pub client_auth_required: bool,
+    #[serde(rename = "ClientRootCAs")]
+    pub client_root_cas: Vec<String>,
+}
+
+/// The names of `Operations.TLS`'s settings, for error messages.
+pub const OPERATIONS_TLS_KEYS: weft_ops::admin::TlsKeys = weft_ops::admin::TlsKeys {
+    cert: "Operations.TLS.Certificate (ORDERER_OPERATIONS_TLS_CERTIFICATE)",
+    key: "Operations.TLS.PrivateKey (ORDERER_OPERATIONS_TLS_PRIVATEKEY)",
+    client_root_cas: "Operations.TLS.ClientRootCAs (ORDERER_OPERATIONS_TLS_CLIENTROOTCAS)",
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -125,6 +148,17 @@ impl Resolved {
     /// Resolves a path from the config against the config file's folder.
     pub fn path(&self, p: &str) -> PathBuf {
         self.base_dir.join(p)
+    }
+
+    /// The operations service's TLS settings when `Operations.TLS.Enabled`, paths resolved.
+    pub fn operations_tls(&self) -> Option<weft_ops::admin::TlsSettings> {
+        let t = &self.config.operations.tls;
+        t.enabled.then(|| weft_ops::admin::TlsSettings {
+            cert: self.path(&t.certificate),
+            key: self.path(&t.private_key),
+            client_root_cas: t.client_root_cas.iter().map(|f| self.path(f)).collect(),
+            client_auth_required: t.client_auth_required,
+        })
     }
 
     /// The genesis block file, from `BootstrapFile` or Fabric 1.4's `GenesisFile`.
@@ -201,6 +235,27 @@ mod tests {
             vec!["/a/ca.crt", "/b/ca.crt"]
         );
         assert_eq!(r.config.operations.listen_address, "127.0.0.1:9443");
+    }
+
+    #[test]
+    fn operations_tls_from_fabric_keys() {
+        assert_eq!(load(None, env(&[])).unwrap().operations_tls(), None);
+        let r = load(
+            None,
+            env(&[
+                ("ORDERER_OPERATIONS_TLS_ENABLED", "true"),
+                ("ORDERER_OPERATIONS_TLS_CERTIFICATE", "/ops/server.crt"),
+                ("ORDERER_OPERATIONS_TLS_PRIVATEKEY", "/ops/server.key"),
+                ("ORDERER_OPERATIONS_TLS_CLIENTAUTHREQUIRED", "true"),
+                ("ORDERER_OPERATIONS_TLS_CLIENTROOTCAS", "[/ops/ca.crt]"),
+            ]),
+        )
+        .unwrap();
+        let t = r.operations_tls().expect("enabled");
+        assert_eq!(t.cert, PathBuf::from("/ops/server.crt"));
+        assert_eq!(t.key, PathBuf::from("/ops/server.key"));
+        assert_eq!(t.client_root_cas, vec![PathBuf::from("/ops/ca.crt")]);
+        assert!(t.client_auth_required);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
 use weft_crypto::envelope;
 use weft_ledger::BlockStore;
 use weft_net::{FrameError, Framed};
@@ -16,6 +17,7 @@ use crate::registry::Registry;
 fn status(s: Status) -> DeliverResponse {
     DeliverResponse {
         r#type: Some(deliver_response::Type::Status(s as i32)),
+        trace_context: Default::default(),
     }
 }
 
@@ -86,7 +88,7 @@ async fn serve(
     }
     let fail_if_not_ready = seek.behavior == seek_info::SeekBehavior::FailIfNotReady as i32;
     tracing::debug!(target: "orderer", channel = %channel.id, start, stop, "deliver started");
-    let _registered = Registered::new(&channel, requester);
+    let _registered = Registered::new(&channel, requester.clone());
     let mut next = start;
     loop {
         while next >= *height_rx.borrow_and_update() {
@@ -114,11 +116,16 @@ async fn serve(
             }
             Err(e) => return Ok(Err((Status::InternalServerError, e.to_string()))),
         };
-        stream
-            .send(&DeliverResponse {
-                r#type: Some(deliver_response::Type::Block(block)),
-            })
-            .await?;
+        // One span per block and stream: the hop from the cut to this deliverer (an org's leader).
+        let span = tracing::info_span!("deliver_block", channel = %channel.id, block = next as i64, to = %requester);
+        if let Some(cut) = channel.cuts.get(next) {
+            weft_ops::trace::set_parent(&span, &cut.trace);
+        }
+        let response = DeliverResponse {
+            r#type: Some(deliver_response::Type::Block(block)),
+            trace_context: weft_ops::trace::inject(&span),
+        };
+        stream.send(&response).instrument(span).await?;
         metrics::counter!("deliver_blocks_sent", "channel" => channel.id.clone()).increment(1);
         if next == stop {
             return Ok(Ok(()));

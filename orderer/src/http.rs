@@ -60,8 +60,8 @@ async fn block(
         .flatten()
         .ok_or_else(|| missing(format!("block {number} not found")))?;
     let header = block.header.clone().unwrap_or_default();
-    let cut_at = ch.cut_times.get(number).map(|t| {
-        time::OffsetDateTime::from(t)
+    let cut_at = ch.cuts.get(number).map(|c| {
+        time::OffsetDateTime::from(c.at)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     });

@@ -43,8 +43,14 @@ fn main() -> Result<()> {
     }
     let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "info".into());
     let json = std::env::var("FABRIC_LOGGING_FORMAT").is_ok_and(|f| f == "json");
-    let log = weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
-    tokio::runtime::Runtime::new()?.block_on(run(log))
+    let rt = tokio::runtime::Runtime::new()?;
+    // Span export (when OTEL_EXPORTER_OTLP_ENDPOINT is set) runs on this runtime.
+    let _rt = rt.enter();
+    let log = weft_ops::logging::init(&spec, json, "orderer")
+        .context("setting up logging (FABRIC_LOGGING_SPEC) and tracing (OTEL_*)")?;
+    let result = rt.block_on(run(log.clone()));
+    log.shutdown();
+    result
 }
 
 async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
@@ -112,10 +118,20 @@ async fn run(log: weft_ops::logging::LogHandle) -> Result<()> {
         .await
         .with_context(|| format!("Operations.ListenAddress {ops_addr}"))?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let ops_tls = resolved
+        .operations_tls()
+        .map(|t| t.server_config(weft_orderer::config::OPERATIONS_TLS_KEYS))
+        .transpose()?;
     let router = weft_ops::admin::router(admin).merge(weft_orderer::http::routes(registry.clone()));
-    let ops = tokio::spawn(weft_ops::admin::serve(listener, router, async {
+    let stopped = async {
         let _ = stop_rx.await;
-    }));
+    };
+    let ops = tokio::spawn(async move {
+        match ops_tls {
+            Some(tls) => weft_ops::admin::serve_tls(listener, router, tls, stopped).await,
+            None => weft_ops::admin::serve(listener, router, stopped).await,
+        }
+    });
     tracing::info!(target: "orderer", listen = %endpoint.local_addr()?, operations = %ops_addr,
         channels = ?registry.channel_ids(), "Beginning to serve requests");
     let server = tokio::spawn(weft_orderer::server::serve(

@@ -20,7 +20,7 @@ pub struct Channel {
     /// Open Deliver streams: stream id → the requester's common name.
     pub deliverers: std::sync::Mutex<std::collections::BTreeMap<u64, String>>,
     /// When recent blocks were cut, by number.
-    pub cut_times: Arc<crate::chain::CutTimes>,
+    pub cuts: Arc<crate::chain::Cuts>,
     pub ledger: Arc<weft_ledger::SledStore>,
     pub view: ChainView,
     queue: mpsc::Sender<ChainMsg>,
@@ -155,13 +155,13 @@ impl Registry {
         let on_config = Box::new(move |b: &ChannelBundle| {
             trust.extend(b.tls_roots());
         });
-        let cut_times = Arc::new(crate::chain::CutTimes::default());
+        let cuts = Arc::new(crate::chain::Cuts::default());
         let (chain, view) = Chain::new(
             ledger.clone(),
             bundle,
             self.signer.clone(),
             on_config,
-            cut_times.clone(),
+            cuts.clone(),
         );
         let (queue, rx) = mpsc::channel(QUEUE);
         metrics::gauge!("ledger_blockchain_height", "channel" => id.clone())
@@ -175,7 +175,7 @@ impl Registry {
         let channel = Arc::new(Channel {
             id: id.clone(),
             deliverers: Default::default(),
-            cut_times,
+            cuts,
             ledger,
             view,
             queue,

@@ -1,6 +1,7 @@
 //! Client side of weft's services: Broadcast and Deliver to the orderer, administrative calls to a peer.
 //! Used by the CLI verbs and by the peer's deliver client.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use weft_crypto::{Signer, envelope};
@@ -118,9 +119,16 @@ pub async fn deliver(conn: &Connection, seek: Envelope) -> Result<Framed, Client
 
 /// The next block of a Deliver stream; `Ok(None)` when the stream ended with SUCCESS.
 pub async fn next_block(stream: &mut Framed) -> Result<Option<Block>, ClientError> {
+    Ok(next_block_traced(stream).await?.map(|(b, _)| b))
+}
+
+/// [`next_block`] with the trace context of the orderer's span that delivered the block.
+pub async fn next_block_traced(
+    stream: &mut Framed,
+) -> Result<Option<(Block, BTreeMap<String, String>)>, ClientError> {
     let resp: DeliverResponse = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
     match resp.r#type {
-        Some(deliver_response::Type::Block(b)) => Ok(Some(b)),
+        Some(deliver_response::Type::Block(b)) => Ok(Some((b, resp.trace_context))),
         Some(deliver_response::Type::Status(code)) => match status_of(code) {
             Status::Success => Ok(None),
             status => Err(ClientError::Status {

@@ -315,15 +315,43 @@ impl Gossip {
 #[serde(rename_all = "camelCase", default)]
 pub struct Operations {
     pub listen_address: String,
+    pub tls: OperationsTls,
 }
 
 impl Default for Operations {
     fn default() -> Self {
         Self {
             listen_address: "127.0.0.1:9443".into(),
+            tls: OperationsTls::default(),
         }
     }
 }
+
+/// `operations.tls`: HTTPS for the operations service; `/logspec` and `/metrics` then need a client
+/// certificate from one of `clientRootCAs.files`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OperationsTls {
+    pub enabled: bool,
+    pub cert: File,
+    pub key: File,
+    pub client_auth_required: bool,
+    #[serde(rename = "clientRootCAs")]
+    pub client_root_cas: Files,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Files {
+    pub files: Vec<String>,
+}
+
+/// The names of `operations.tls`'s settings, for error messages.
+pub const OPERATIONS_TLS_KEYS: weft_ops::admin::TlsKeys = weft_ops::admin::TlsKeys {
+    cert: "operations.tls.cert.file (CORE_OPERATIONS_TLS_CERT_FILE)",
+    key: "operations.tls.key.file (CORE_OPERATIONS_TLS_KEY_FILE)",
+    client_root_cas: "operations.tls.clientRootCAs.files (CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES)",
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -350,6 +378,22 @@ pub struct Resolved {
 impl Resolved {
     pub fn path(&self, p: &str) -> PathBuf {
         self.base_dir.join(p)
+    }
+
+    /// The operations service's TLS settings when `operations.tls.enabled`, paths resolved.
+    pub fn operations_tls(&self) -> Option<weft_ops::admin::TlsSettings> {
+        let t = &self.config.operations.tls;
+        t.enabled.then(|| weft_ops::admin::TlsSettings {
+            cert: self.path(&t.cert.file),
+            key: self.path(&t.key.file),
+            client_root_cas: t
+                .client_root_cas
+                .files
+                .iter()
+                .map(|f| self.path(f))
+                .collect(),
+            client_auth_required: t.client_auth_required,
+        })
     }
 }
 
@@ -455,6 +499,37 @@ mod tests {
         assert_eq!(p.gossip.external_endpoint, "peer0.org1.example.com:7051");
         assert_eq!(p.file_system_path, "/tmp/p");
         assert_eq!(r.config.operations.listen_address, "0.0.0.0:9444");
+    }
+
+    #[test]
+    fn operations_tls_from_fabric_keys() {
+        let off = load(None, env(&[])).unwrap();
+        assert_eq!(off.operations_tls(), None, "off by default, as in Fabric");
+        let r = load(
+            None,
+            env(&[
+                ("CORE_OPERATIONS_TLS_ENABLED", "true"),
+                ("CORE_OPERATIONS_TLS_CERT_FILE", "/etc/ops/server.crt"),
+                ("CORE_OPERATIONS_TLS_KEY_FILE", "/etc/ops/server.key"),
+                ("CORE_OPERATIONS_TLS_CLIENTAUTHREQUIRED", "false"),
+                (
+                    "CORE_OPERATIONS_TLS_CLIENTROOTCAS_FILES",
+                    "[/etc/ops/ca1.crt, /etc/ops/ca2.crt]",
+                ),
+            ]),
+        )
+        .unwrap();
+        let t = r.operations_tls().expect("enabled");
+        assert_eq!(t.cert, PathBuf::from("/etc/ops/server.crt"));
+        assert_eq!(t.key, PathBuf::from("/etc/ops/server.key"));
+        assert_eq!(
+            t.client_root_cas,
+            vec![
+                PathBuf::from("/etc/ops/ca1.crt"),
+                PathBuf::from("/etc/ops/ca2.crt")
+            ]
+        );
+        assert!(!t.client_auth_required);
     }
 
     #[test]

@@ -89,15 +89,20 @@ async fn session(
     tracing::info!(target: "deliveryClient", channel = %state.id, orderer = %address, from = height,
         "pulling blocks from the ordering service");
     let mut progressed = false;
-    while let Some(block) = client::next_block(&mut stream).await? {
+    while let Some((block, trace)) = client::next_block_traced(&mut stream).await? {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         if number < state.info().height {
             // Already committed, from gossip.
             continue;
         }
+        // This peer's hop in the block's trace, a child of the orderer's delivery span.
+        let span = tracing::info_span!("receive_block", channel = %state.id, block = number as i64, source = "orderer", from = %address);
+        weft_ops::trace::set_parent(&span, &trace);
         // Verify once, push to the org at once, then commit: followers need not wait for our disk.
-        let checked = weft_crypto::block::check_data_hash(&block).and_then(|_| {
-            weft_crypto::block::check_signature(&block, &state.bundle(), crate::now_unix())
+        let checked = span.in_scope(|| {
+            weft_crypto::block::check_data_hash(&block).and_then(|_| {
+                weft_crypto::block::check_signature(&block, &state.bundle(), crate::now_unix())
+            })
         });
         if let Err(e) = checked {
             metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone()).increment(1);
@@ -109,12 +114,18 @@ async fn session(
         if let Some(h) = block.header.as_ref() {
             node.verified.add(weft_crypto::block::header_hash(h));
         }
+        let mine = weft_ops::trace::inject(&span);
+        drop(span);
         if node.block_gossip {
-            node.gossip
-                .from_orderer(&state.id, number, weft_wire::Message::encode_to_vec(&block));
+            node.gossip.from_orderer(
+                &state.id,
+                number,
+                weft_wire::Message::encode_to_vec(&block),
+                mine.clone(),
+            );
         }
         node.provenance
-            .record(&state.id, number, Source::Orderer, None);
+            .record(&state.id, number, Source::Orderer, None, mine);
         // Validation and the ledger write are CPU and disk work: off the async workers.
         let (n, st) = (node.clone(), state.clone());
         let committed = tokio::task::spawn_blocking(move || n.commit(&st, block, true))

@@ -78,6 +78,10 @@ fn try_endorse(
     if ch.r#type != HeaderType::EndorserTransaction as i32 {
         return Err("a proposal must be an ENDORSER_TRANSACTION".into());
     }
+    // Checks, simulation and signing, in the client's trace.
+    let span = tracing::info_span!("endorse", channel = %ch.channel_id, tx_id = %ch.tx_id);
+    weft_ops::trace::set_parent(&span, &ch.trace_context);
+    let _endorse = span.enter();
     if ch.tx_id != hash::tx_id(&sh.nonce, &sh.creator) {
         return Err(format!(
             "invalid transaction id {:?}: it must be the hash of the nonce and the creator",

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use weft_crypto::block;
-use weft_gossip::blocks::Source;
+use weft_gossip::blocks::{Source, TraceContext};
 use weft_ledger::BlockStore;
 use weft_wire::Message;
 use weft_wire::common::Block;
@@ -49,9 +49,10 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                 data,
                 from,
                 source,
+                trace,
             } => {
                 tokio::task::spawn_blocking(move || {
-                    intake(&node, &channel, seq, data, from, source)
+                    intake(&node, &channel, seq, data, from, source, &trace)
                 });
             }
             Delivery::Leadership {
@@ -72,11 +73,15 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                     };
                     let blocks = (start..=end)
                         .map_while(|n| {
-                            ch.ledger
-                                .block(n)
-                                .ok()
-                                .flatten()
-                                .map(|b| (n, b.encode_to_vec()))
+                            ch.ledger.block(n).ok().flatten().map(|b| {
+                                // The copy continues the block's trace from this peer's receipt.
+                                let trace = node
+                                    .provenance
+                                    .get(&channel, n)
+                                    .map(|r| r.trace)
+                                    .unwrap_or_default();
+                                (n, b.encode_to_vec(), trace)
+                            })
                         })
                         .collect();
                     node.gossip.answer_state(&channel, to, nonce, blocks);
@@ -93,7 +98,12 @@ fn intake(
     data: Vec<u8>,
     from: weft_gossip::PkiId,
     source: Source,
+    trace: &TraceContext,
 ) {
+    // One span per hop: a child of the sender's span for this block.
+    let span = tracing::info_span!("receive_block", %channel, block = seq as i64, source = source.as_str(), from = %from);
+    weft_ops::trace::set_parent(&span, trace);
+    let receive = span.enter();
     let Some(ch) = node.channel(channel) else {
         node.gossip.block_rejected(channel, seq);
         return;
@@ -120,9 +130,12 @@ fn intake(
         node.verified.add(hash);
     }
     metrics::counter!("gossip_blocks_received_total", "channel" => channel.to_string(), "source" => source.as_str()).increment(1);
-    node.provenance.record(channel, seq, source, Some(&from));
+    let mine = weft_ops::trace::inject(&span);
+    node.provenance
+        .record(channel, seq, source, Some(&from), mine.clone());
     node.gossip
-        .block_verified(channel, seq, data, Some(from), source);
+        .block_verified(channel, seq, data, Some(from), source, mine);
+    drop(receive);
     if let Err(e) = node.commit(&ch, block, true) {
         tracing::warn!(target: "committer", %channel, block = seq, error = %e, "could not commit a gossiped block");
     }

@@ -13,9 +13,22 @@ fn main() {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "info".into());
+    let spec = std::env::var("FABRIC_LOGGING_SPEC").ok();
     let json = std::env::var("FABRIC_LOGGING_FORMAT").is_ok_and(|f| f == "json");
     let rt = tokio::runtime::Runtime::new()?;
+    // Span export (when OTEL_EXPORTER_OTLP_ENDPOINT is set) runs on this runtime.
+    let _rt = rt.enter();
+    // Client verbs log warnings only by default, so their output stays what scripts parse; invoke and query
+    // print the transaction id and its commit status on stderr, like Fabric's CLI.
+    let logging = |default: &str, service: &str| {
+        weft_ops::logging::init(spec.as_deref().unwrap_or(default), json, service)
+            .context("setting up logging (FABRIC_LOGGING_SPEC) and tracing (OTEL_*)")
+    };
+    // The CLI's spans (an invoke is the root of its transaction's trace) are flushed before it exits.
+    let client = |log: weft_ops::logging::LogHandle, result: Result<()>| {
+        log.shutdown();
+        result
+    };
     match cli.command {
         Command::Version => {
             println!(
@@ -27,8 +40,13 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Node(NodeCmd::Start) => {
-            let log = weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
-            rt.block_on(weft_peer::cli::node::start(log))
+            // The node's id names its spans; a config error is reported by `start` itself.
+            let id = weft_peer::cli::context::load_config()
+                .map(|c| c.config.peer.id.clone())
+                .unwrap_or_else(|_| "peer".into());
+            let log = logging("info", &id)?;
+            let result = rt.block_on(weft_peer::cli::node::start(log.clone()));
+            client(log, result)
         }
         Command::Node(NodeCmd::Status) => {
             if rt.block_on(async { weft_peer::cli::node::status() })? {
@@ -38,22 +56,19 @@ fn run() -> Result<()> {
             }
         }
         Command::Chaincode(args) => {
-            // Like Fabric's CLI: the transaction id and its commit status on stderr.
-            let spec = std::env::var("FABRIC_LOGGING_SPEC")
-                .unwrap_or_else(|_| "chaincodeCmd=info:warning".into());
-            weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
-            rt.block_on(weft_peer::cli::chaincode::run(*args))
+            let log = logging("chaincodeCmd=info:warning", "peer-cli")?;
+            client(log, rt.block_on(weft_peer::cli::chaincode::run(*args)))
         }
         Command::Lifecycle(args) => {
-            let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());
-            weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
-            rt.block_on(weft_peer::cli::chaincode::run_lifecycle(*args))
+            let log = logging("warning", "peer-cli")?;
+            client(
+                log,
+                rt.block_on(weft_peer::cli::chaincode::run_lifecycle(*args)),
+            )
         }
         Command::Channel(args) => {
-            // Client verbs log warnings only, so their output stays what scripts parse.
-            let spec = std::env::var("FABRIC_LOGGING_SPEC").unwrap_or_else(|_| "warning".into());
-            weft_ops::logging::init(&spec, json).context("FABRIC_LOGGING_SPEC")?;
-            rt.block_on(weft_peer::cli::channel::run(*args))
+            let log = logging("warning", "peer-cli")?;
+            client(log, rt.block_on(weft_peer::cli::channel::run(*args)))
         }
     }
 }

@@ -240,7 +240,21 @@ impl PeerNode {
         block: Block,
         signature_checked: bool,
     ) -> Result<(), CommitError> {
-        for (info, config) in ch.accept(block, signature_checked, crate::now_unix())? {
+        // Validation and the ledger write, continuing the block's trace from this peer's receipt of it.
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        let span = tracing::info_span!("commit_block", channel = %ch.id, block = number as i64);
+        if let Some(r) = self.provenance.get(&ch.id, number) {
+            weft_ops::trace::set_parent(&span, &r.trace);
+        }
+        let _commit = span.enter();
+        let started = std::time::Instant::now();
+        let committed = ch.accept(block, signature_checked, crate::now_unix())?;
+        if !committed.is_empty() {
+            // Fabric's name: validation and the ledger write of what this block released.
+            metrics::histogram!("ledger_block_processing_time", "channel" => ch.id.clone())
+                .record(started.elapsed().as_secs_f64());
+        }
+        for (info, config) in committed {
             let number = info.height - 1;
             tracing::info!(target: "committer", channel = %ch.id, block = number, height = info.height, "committed block");
             self.provenance.committed(&ch.id, number);

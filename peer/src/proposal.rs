@@ -2,6 +2,7 @@
 //! transaction envelope, as Fabric's CLI and SDKs do.
 
 use std::time::SystemTime;
+use weft_ops::trace::Carrier;
 
 use weft_crypto::{Signer, hash};
 use weft_wire::Message;
@@ -20,13 +21,16 @@ pub struct Built {
     payload: Vec<u8>,
 }
 
-/// Builds and signs a proposal to call `chaincode` with `args` (function first) on `channel`.
+/// Builds and signs a proposal to call `chaincode` with `args` (function first) on `channel`. `trace` (the
+/// client's span, possibly empty) rides in the channel header, so endorsers, the orderer and every peer that
+/// commits the transaction's block continue its trace.
 pub fn build(
     signer: &Signer,
     channel: &str,
     chaincode: &str,
     args: Vec<Vec<u8>>,
     now: SystemTime,
+    trace: Carrier,
 ) -> Built {
     let nonce = signer.nonce();
     let tx_id = hash::tx_id(&nonce, signer.serialized());
@@ -39,6 +43,7 @@ pub fn build(
         tx_id: tx_id.clone(),
         timestamp_seconds: since.as_secs() as i64,
         timestamp_nanos: since.subsec_nanos() as i32,
+        trace_context: trace,
         ..Default::default()
     };
     let sh = SignatureHeader {

@@ -21,6 +21,10 @@ use crate::crypto::GossipCrypto;
 use crate::message::{self, Reject};
 use crate::types::PkiId;
 
+/// W3C trace context riding with a block (the proto's `map<string,string>`). Opaque to the core: the driver
+/// fills it from the span that handled the block, and the core carries it in every payload it sends.
+pub type TraceContext = std::collections::BTreeMap<String, String>;
+
 /// How a block reached this peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -69,11 +73,15 @@ pub struct Blocks {
 const CHAN_AND_ORG: gossip_message::Tag = gossip_message::Tag::ChanAndOrg;
 const CHAN_OR_ORG: gossip_message::Tag = gossip_message::Tag::ChanOrOrg;
 
-fn data_env(channel: &str, seq: u64, data: Vec<u8>) -> Envelope {
+fn data_env(channel: &str, seq: u64, data: Vec<u8>, trace: TraceContext) -> Envelope {
     let mut msg = message::message(
         CHAN_AND_ORG,
         gossip_message::Content::DataMsg(DataMessage {
-            payload: Some(Payload { seq_num: seq, data }),
+            payload: Some(Payload {
+                seq_num: seq,
+                data,
+                trace_context: trace,
+            }),
         }),
     );
     msg.channel = channel.as_bytes().to_vec();
@@ -82,11 +90,18 @@ fn data_env(channel: &str, seq: u64, data: Vec<u8>) -> Envelope {
 
 impl<C: GossipCrypto> GossipCore<C> {
     /// A block this peer got from the orderer and verified: store it and push it to the org.
-    pub fn block_from_orderer(&mut self, channel: &str, seq: u64, data: Vec<u8>) {
-        self.block_verified(channel, seq, data, None, Source::Orderer);
+    pub fn block_from_orderer(
+        &mut self,
+        channel: &str,
+        seq: u64,
+        data: Vec<u8>,
+        trace: TraceContext,
+    ) {
+        self.block_verified(channel, seq, data, None, Source::Orderer, trace);
     }
 
-    /// The driver verified block `seq` (received from `from` by `source`): store and forward it.
+    /// The driver verified block `seq` (received from `from` by `source`): store and forward it. `trace` is
+    /// this peer's span for the block, carried by the copies it sends.
     pub fn block_verified(
         &mut self,
         channel: &str,
@@ -94,6 +109,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         data: Vec<u8>,
         from: Option<PkiId>,
         source: Source,
+        trace: TraceContext,
     ) {
         let keep = self.config.max_block_count_to_store.max(1) as u64;
         let iterations = self.config.propagate_iterations;
@@ -105,7 +121,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         if b.window.contains_key(&seq) {
             return;
         }
-        let env = data_env(channel, seq, data);
+        let env = data_env(channel, seq, data, trace);
         b.window.insert(seq, env.clone());
         while let Some((&oldest, _)) = b.window.iter().next() {
             let newest = *b.window.keys().next_back().expect("not empty");
@@ -173,15 +189,16 @@ impl<C: GossipCrypto> GossipCore<C> {
         let Some(p) = dm.payload else {
             return Err(Reject::Malformed("data message without payload".into()));
         };
-        self.offer(&channel, p.seq_num, p.data, from, source);
+        self.offer(&channel, p, from, source);
         Ok(())
     }
 
     /// A block arrived: hand it for verification unless it is old, held, or being verified.
-    fn offer(&mut self, channel: &str, seq: u64, data: Vec<u8>, from: &PkiId, source: Source) {
+    fn offer(&mut self, channel: &str, p: Payload, from: &PkiId, source: Source) {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
+        let seq = p.seq_num;
         let b = &mut ch.blocks;
         if seq < b.height || b.window.contains_key(&seq) || !b.verifying.insert(seq) {
             self.events.push_back(Event::DuplicateBlock {
@@ -194,9 +211,10 @@ impl<C: GossipCrypto> GossipCore<C> {
         self.events.push_back(Event::BlockReceived {
             channel: channel.to_string(),
             seq,
-            data,
+            data: p.data,
             from: from.clone(),
             source,
+            trace: p.trace_context,
         });
     }
 
@@ -391,17 +409,21 @@ impl<C: GossipCrypto> GossipCore<C> {
         Ok(())
     }
 
-    /// Sends the blocks a peer asked for (`blocks`: (number, encoded block)).
+    /// Sends the blocks a peer asked for (`blocks`: (number, encoded block, trace context)).
     pub fn answer_state_request(
         &mut self,
         channel: &str,
         to: &PkiId,
         nonce: u64,
-        blocks: Vec<(u64, Vec<u8>)>,
+        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
     ) {
         let payloads = blocks
             .into_iter()
-            .map(|(seq_num, data)| Payload { seq_num, data })
+            .map(|(seq_num, data, trace_context)| Payload {
+                seq_num,
+                data,
+                trace_context,
+            })
             .collect();
         let mut msg = message::message(
             CHAN_OR_ORG,
@@ -447,7 +469,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             .into_iter()
             .filter(|p| r.start <= p.seq_num && p.seq_num <= r.end)
         {
-            self.offer(&channel, p.seq_num, p.data, from, Source::StateTransfer);
+            self.offer(&channel, p, from, Source::StateTransfer);
         }
         self.plan_state_transfer(now, &channel);
         Ok(())

@@ -84,6 +84,8 @@ pub enum Event {
         data: Vec<u8>,
         from: PkiId,
         source: crate::blocks::Source,
+        /// The sender's span for the block.
+        trace: crate::blocks::TraceContext,
     },
     /// A copy of a block already held, being verified, or committed.
     DuplicateBlock {

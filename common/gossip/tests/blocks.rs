@@ -64,6 +64,36 @@ fn pushed_blocks_reach_every_peer_of_the_org_in_order() {
 }
 
 #[test]
+fn every_copy_carries_its_senders_trace_context() {
+    let mut sim = Sim::new(GossipConfig::default());
+    let n = org1(&mut sim, 4);
+    for seq in 0..3 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+        sim.run_for(Duration::from_millis(20));
+    }
+    let names: std::collections::BTreeMap<_, _> = n
+        .iter()
+        .map(|&i| (sim.nodes[i].pki(), sim.nodes[i].name.clone()))
+        .collect();
+    let mut checked = 0;
+    for &i in &n[1..] {
+        assert_eq!(sim.nodes[i].height(CH), 3);
+        for e in &sim.nodes[i].events {
+            if let Event::BlockReceived { from, trace, .. } = e {
+                assert_eq!(
+                    trace,
+                    &Sim::trace_of(&names[from]),
+                    "a copy from {}",
+                    names[from]
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "every follower received every block");
+}
+
+#[test]
 fn a_tampered_copy_is_dropped_and_a_good_copy_still_accepted() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = org1(&mut sim, 3);
@@ -78,6 +108,7 @@ fn a_tampered_copy_is_dropped_and_a_good_copy_still_accepted() {
             payload: Some(Payload {
                 seq_num: 1,
                 data: b"tampered 1".to_vec(),
+                trace_context: Default::default(),
             }),
         })),
         ..Default::default()

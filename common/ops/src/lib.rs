@@ -10,8 +10,10 @@
 //! - [`admin`]: the operations service (`/healthz`, `/version`, `/metrics`, `/logspec`) as an axum [`axum::Router`],
 //!   the Prometheus recorder, a graceful `serve`, and a tiny blocking HTTP client for status probes.
 //! - [`signals`]: shutdown on SIGINT or SIGTERM.
+//! - [`trace`]: OTLP span export and the W3C trace context that messages carry.
 
 pub mod admin;
 pub mod config;
 pub mod logging;
 pub mod signals;
+pub mod trace;

@@ -158,6 +158,7 @@ fn lifecycle_block(
         weft_chaincode::LIFECYCLE,
         args,
         SystemTime::now(),
+        Default::default(),
     );
     let registry = Registry::builtin();
     let lookup = |id: &str| (id == CHANNEL).then(|| state.clone());
@@ -213,7 +214,14 @@ fn kv_tx(client: &Signer, endorsers: &[&Signer], block: u64, tx: usize) -> Vec<u
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-    let built = weft_peer::proposal::build(client, CHANNEL, CHAINCODE, args, SystemTime::now());
+    let built = weft_peer::proposal::build(
+        client,
+        CHANNEL,
+        CHAINCODE,
+        args,
+        SystemTime::now(),
+        Default::default(),
+    );
     let proposal =
         Proposal::decode(built.signed.proposal_bytes.as_slice()).expect("own proposal decodes");
     let header = Header::decode(proposal.header.as_slice()).expect("own header decodes");

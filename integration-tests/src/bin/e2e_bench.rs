@@ -124,7 +124,14 @@ async fn one_tx(
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-    let built = proposal::build(signer, CHANNEL, CHAINCODE, args, SystemTime::now());
+    let built = proposal::build(
+        signer,
+        CHANNEL,
+        CHAINCODE,
+        args,
+        SystemTime::now(),
+        Default::default(),
+    );
     let pick = |v: &[Connection]| v[slot % v.len()].clone();
     let (c1, c2, ord, st) = (
         pick(&conns.org1),

@@ -3,10 +3,12 @@
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use tracing::Instrument;
+use weft_net::Connection;
 use weft_wire::common::{ChannelConfig, TxValidationCode};
 use weft_wire::peer::ProposalResponse;
 use weft_wire::service::{
-    CommitStatusRequest, PeerAdminRequest, peer_admin_request, peer_admin_response,
+    CommitStatus, CommitStatusRequest, PeerAdminRequest, peer_admin_request, peer_admin_response,
 };
 
 use super::context::ClientContext;
@@ -163,15 +165,13 @@ async fn channel_config(ctx: &ClientContext, peer: &str, channel: &str) -> Resul
 }
 
 async fn endorse_all(
-    ctx: &ClientContext,
-    peers: &[String],
+    conns: &[(String, Connection)],
     built: &proposal::Built,
 ) -> Result<Vec<ProposalResponse>> {
-    let mut out = Vec::with_capacity(peers.len());
-    for p in peers {
-        let conn = ctx.peer_at(p).await?;
+    let mut out = Vec::with_capacity(conns.len());
+    for (p, conn) in conns {
         out.push(
-            client::endorse(&conn, built.signed.clone())
+            client::endorse(conn, built.signed.clone())
                 .await
                 .with_context(|| format!("endorsement from {p}"))?,
         );
@@ -187,7 +187,14 @@ async fn query(
     peers: &PeerFlags,
 ) -> Result<Vec<u8>> {
     let targets = targets(ctx, peers)?;
-    let built = proposal::build(&ctx.signer, channel, name, call, SystemTime::now());
+    let built = proposal::build(
+        &ctx.signer,
+        channel,
+        name,
+        call,
+        SystemTime::now(),
+        Default::default(),
+    );
     let conn = ctx.peer_at(&targets[0]).await?;
     let resp = client::endorse(&conn, built.signed.clone()).await?;
     Ok(proposal::payload_of(&resp)?)
@@ -206,10 +213,12 @@ async fn invoke(
     let config = channel_config(ctx, &own, channel).await?;
     ctx.trust
         .extend(weft_crypto::bundle::all_orgs(&config).flat_map(|o| o.tls_root_certs.clone()));
-    let built = proposal::build(&ctx.signer, channel, name, call, SystemTime::now());
-    let responses = endorse_all(ctx, &targets, &built).await?;
-    let payload = proposal::payload_of(&responses[0])?;
-    let env = proposal::assemble(&ctx.signer, &built, &responses)?;
+    // Connections first, outside the transaction's span: quinn runs each connection's driver in the span
+    // current when it is opened, which would then stay open (and unexported) as long as the connection.
+    let mut endorsers = Vec::with_capacity(targets.len());
+    for t in &targets {
+        endorsers.push((t.clone(), ctx.peer_at(t).await?));
+    }
     let orderer = if ctx.has_orderer() {
         ctx.orderer().await?
     } else {
@@ -224,37 +233,74 @@ async fn invoke(
             .with_context(|| format!("connecting to orderer {addr}"))?
     };
     let status_conn = if peers.wait_for_event {
-        Some(ctx.peer_at(&targets[0]).await?)
+        Some(endorsers[0].1.clone())
     } else {
         None
     };
-    client::broadcast(&orderer, env)
-        .await
-        .context("the orderer refused the transaction")?;
-    let Some(conn) = status_conn else {
+    // The root of the transaction's trace: endorsement, ordering, and every peer's commit of its block.
+    let span = tracing::info_span!(
+        "chaincode_invoke",
+        channel,
+        chaincode = name,
+        tx_id = tracing::field::Empty
+    );
+    let built = proposal::build(
+        &ctx.signer,
+        channel,
+        name,
+        call,
+        SystemTime::now(),
+        weft_ops::trace::inject(&span),
+    );
+    span.record("tx_id", built.tx_id.as_str());
+    let (payload, status) = async {
+        let responses = endorse_all(&endorsers, &built).await?;
+        let payload = proposal::payload_of(&responses[0])?;
+        let env = proposal::assemble(&ctx.signer, &built, &responses)?;
+        client::broadcast(&orderer, env)
+            .await
+            .context("the orderer refused the transaction")?;
+        let status = match status_conn {
+            Some(conn) => Some(wait_for_commit(ctx, &conn, channel, &built.tx_id, peers).await?),
+            None => None,
+        };
+        anyhow::Ok((payload, status))
+    }
+    .instrument(span)
+    .await?;
+    let Some(s) = status else {
         return Ok((payload, None));
     };
+    tracing::info!(target: "chaincodeCmd", tx_id = %built.tx_id, block = s.block, "txid [{}] committed with status ({})",
+        built.tx_id, TxValidationCode::try_from(s.validation_code).map_or("UNKNOWN", |c| c.as_str_name()));
+    Ok((payload, Some(s.validation_code)))
+}
+
+/// Asks the peer for the transaction's validation code, waiting for its commit (`--waitForEvent`).
+async fn wait_for_commit(
+    ctx: &ClientContext,
+    conn: &Connection,
+    channel: &str,
+    tx_id: &str,
+    peers: &PeerFlags,
+) -> Result<CommitStatus> {
     let req = CommitStatusRequest {
         channel: channel.to_string(),
-        tx_id: built.tx_id.clone(),
+        tx_id: tx_id.to_string(),
         wait_ms: peers.wait_for_event_timeout.as_millis() as u64,
     };
     let resp = client::peer_admin(
-        &conn,
+        conn,
         &ctx.signer,
         PeerAdminRequest {
             op: Some(peer_admin_request::Op::CommitStatus(req)),
         },
     )
     .await
-    .with_context(|| format!("waiting for the commit of {}", built.tx_id))?;
+    .with_context(|| format!("waiting for the commit of {tx_id}"))?;
     match resp.result {
-        Some(peer_admin_response::Result::CommitStatus(s)) => {
-            tracing::info!(target: "chaincodeCmd", tx_id = %built.tx_id, block = s.block, "txid [{}] committed with status ({})",
-                built.tx_id, TxValidationCode::try_from(s.validation_code).map_or("UNKNOWN", |c| c.as_str_name()));
-            Ok((payload, Some(s.validation_code)))
-        }
-        _ => bail!("no commit status for {}", built.tx_id),
+        Some(peer_admin_response::Result::CommitStatus(s)) => Ok(s),
+        _ => bail!("no commit status for {tx_id}"),
     }
 }
 

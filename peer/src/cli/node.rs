@@ -31,10 +31,35 @@ pub fn status() -> Result<bool> {
     let config = load_config()?;
     let addr = &config.config.operations.listen_address;
     let addr = addr.replace("0.0.0.0", "127.0.0.1");
-    let (code, body) = weft_ops::admin::http_get::get(&addr, "/healthz", Duration::from_secs(5))
-        .with_context(|| format!("asking {addr}/healthz (operations.listenAddress)"))?;
+    let tls = config.operations_tls().map(status_tls).transpose()?;
+    let (code, body) = weft_ops::admin::http_get::get_with(
+        &addr,
+        "/healthz",
+        Duration::from_secs(5),
+        tls.as_ref(),
+    )
+    .with_context(|| format!("asking {addr}/healthz (operations.listenAddress)"))?;
     println!("{body}");
     Ok(code == 200)
+}
+
+/// With operations TLS on, `peer node status` trusts the client root CAs and the peer's TLS root (operations
+/// certificates are usually issued by the org's TLS CA); `/healthz` needs no client certificate.
+fn status_tls(t: weft_ops::admin::TlsSettings) -> Result<weft_ops::admin::http_get::Tls> {
+    let config = load_config()?;
+    let rootcert = config.path(&config.config.peer.tls.rootcert.file);
+    let mut roots = Vec::new();
+    for f in t.client_root_cas.iter().chain(std::iter::once(&rootcert)) {
+        if let Ok(data) = std::fs::read(f) {
+            roots.extend(
+                weft_crypto::pem::blocks(&data, "CERTIFICATE")
+                    .map_err(anyhow::Error::msg)?
+                    .into_iter()
+                    .map(rustls_pki_types::CertificateDer::from),
+            );
+        }
+    }
+    Ok(weft_ops::admin::http_get::Tls::new(roots, None)?)
 }
 
 /// `peer node start`: runs until SIGINT or SIGTERM.
@@ -140,11 +165,21 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(ops_addr)
         .await
         .with_context(|| format!("operations.listenAddress {ops_addr}"))?;
+    let ops_tls = resolved
+        .operations_tls()
+        .map(|t| t.server_config(crate::config::OPERATIONS_TLS_KEYS))
+        .transpose()?;
     let router = weft_ops::admin::router(admin).merge(crate::http::routes(node.clone()));
     let mut ops_shutdown = shutdown_rx.clone();
-    let ops = tokio::spawn(weft_ops::admin::serve(listener, router, async move {
+    let stopped = async move {
         let _ = ops_shutdown.changed().await;
-    }));
+    };
+    let ops = tokio::spawn(async move {
+        match ops_tls {
+            Some(tls) => weft_ops::admin::serve_tls(listener, router, tls, stopped).await,
+            None => weft_ops::admin::serve(listener, router, stopped).await,
+        }
+    });
     tracing::info!(target: "peer", peer = %p.id, listen = %endpoint.local_addr()?, operations = %ops_addr,
         msp = %p.local_msp_id,
         leader = roles.leader,

@@ -193,8 +193,10 @@ impl Driver {
                 data,
                 from,
                 source,
+                trace,
             } => {
-                self.core.block_verified(&channel, seq, data, from, source);
+                self.core
+                    .block_verified(&channel, seq, data, from, source, trace);
             }
             Command::BlockRejected { channel, seq } => self.core.block_rejected(&channel, seq),
             Command::Yield { channel } => self.core.yield_leadership(now, &channel),
@@ -278,6 +280,7 @@ impl Driver {
                     data,
                     from,
                     source,
+                    trace,
                 } => {
                     let d = Delivery::Block {
                         channel: channel.clone(),
@@ -285,6 +288,7 @@ impl Driver {
                         data,
                         from,
                         source,
+                        trace,
                     };
                     if self.deliveries.try_send(d).is_err() {
                         // The intake is saturated: forget the block so that it can be fetched again.

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use tokio::sync::{mpsc, oneshot};
 use weft_crypto::ChannelBundle;
 use weft_gossip::PkiId;
-use weft_gossip::blocks::Source;
+use weft_gossip::blocks::{Source, TraceContext};
 use weft_gossip::channel::Anchor;
 use weft_gossip::types::{ChannelMember, MembershipView};
 use weft_net::{Comm, Connection, Framed};
@@ -31,6 +31,8 @@ pub enum Delivery {
         data: Vec<u8>,
         from: PkiId,
         source: Source,
+        /// The sender's span for the block.
+        trace: TraceContext,
     },
     /// A peer asks for blocks; answer with `answer_state`.
     StateRequest {
@@ -57,6 +59,7 @@ pub enum Command {
         data: Vec<u8>,
         from: Option<PkiId>,
         source: Source,
+        trace: TraceContext,
     },
     BlockRejected {
         channel: String,
@@ -71,7 +74,7 @@ pub enum Command {
         channel: String,
         to: PkiId,
         nonce: u64,
-        blocks: Vec<(u64, Vec<u8>)>,
+        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
     },
     Join {
         channel: String,
@@ -128,6 +131,7 @@ impl GossipHandle {
         data: Vec<u8>,
         from: Option<PkiId>,
         source: Source,
+        trace: TraceContext,
     ) {
         self.command(Command::BlockVerified {
             channel: channel.to_string(),
@@ -135,6 +139,7 @@ impl GossipHandle {
             data,
             from,
             source,
+            trace,
         });
     }
 
@@ -159,7 +164,13 @@ impl GossipHandle {
     }
 
     /// Blocks a peer asked for.
-    pub fn answer_state(&self, channel: &str, to: PkiId, nonce: u64, blocks: Vec<(u64, Vec<u8>)>) {
+    pub fn answer_state(
+        &self,
+        channel: &str,
+        to: PkiId,
+        nonce: u64,
+        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
+    ) {
         self.command(Command::AnswerState {
             channel: channel.to_string(),
             to,
@@ -169,13 +180,14 @@ impl GossipHandle {
     }
 
     /// A block from the orderer, committed: push it to the org.
-    pub fn from_orderer(&self, channel: &str, seq: u64, data: Vec<u8>) {
+    pub fn from_orderer(&self, channel: &str, seq: u64, data: Vec<u8>, trace: TraceContext) {
         self.command(Command::BlockVerified {
             channel: channel.to_string(),
             seq,
             data,
             from: None,
             source: Source::Orderer,
+            trace,
         });
     }
 

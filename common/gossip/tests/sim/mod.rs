@@ -353,12 +353,15 @@ impl Sim {
                 data,
                 from,
                 source,
+                ..
             } => {
+                let trace = Sim::trace_of(&node.name);
                 let core = node.core.as_mut().expect("up");
                 if data.starts_with(b"tampered") {
                     core.block_rejected(channel, *seq);
                 } else {
-                    core.block_verified(channel, *seq, data.clone(), Some(from.clone()), *source);
+                    let from = Some(from.clone());
+                    core.block_verified(channel, *seq, data.clone(), from, *source, trace);
                     node.accept(now, channel, *seq, data.clone());
                 }
                 true
@@ -372,7 +375,11 @@ impl Sim {
             } => {
                 let ledger = node.ledger.get(channel).cloned().unwrap_or_default();
                 let blocks = (*start..=*end)
-                    .filter_map(|n| ledger.get(n as usize).map(|d| (n, d.clone())))
+                    .filter_map(|n| {
+                        ledger
+                            .get(n as usize)
+                            .map(|d| (n, d.clone(), Sim::trace_of(&node.name)))
+                    })
                     .collect();
                 node.core
                     .as_mut()
@@ -384,13 +391,20 @@ impl Sim {
         }
     }
 
+    /// The trace context a node attaches to the blocks it sends: it names the node, so that tests can check
+    /// that each copy carries its sender's context.
+    pub fn trace_of(name: &str) -> weft_gossip::blocks::TraceContext {
+        [("sender".to_string(), name.to_string())].into()
+    }
+
     /// The orderer delivers block `seq` to node `i` (a leader): commit it and push it.
     pub fn deliver(&mut self, i: usize, channel: &str, seq: u64, data: &[u8]) {
         let now = self.now;
         let node = &mut self.nodes[i];
         node.accept(now, channel, seq, data.to_vec());
+        let trace = Sim::trace_of(&node.name);
         node.core_mut()
-            .block_from_orderer(channel, seq, data.to_vec());
+            .block_from_orderer(channel, seq, data.to_vec(), trace);
         self.pump();
     }
 

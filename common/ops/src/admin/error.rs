@@ -22,6 +22,9 @@ pub enum AdminError {
     /// The path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Over TLS, the route needs a verified client certificate and the client presented none.
+    #[error("client certificate required")]
+    ClientCertRequired,
     /// Something failed inside the service; the detail went to the log.
     #[error("internal error")]
     Internal,
@@ -33,6 +36,7 @@ impl AdminError {
             Self::MetricsDisabled | Self::LoggingUnmanaged => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ClientCertRequired => StatusCode::UNAUTHORIZED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

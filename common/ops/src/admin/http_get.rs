@@ -1,18 +1,61 @@
-//! A tiny blocking HTTP/1.1 GET client over `std::net::TcpStream`, for `peer node status`-style probes and for
-//! tests that poll admin endpoints. No TLS, no redirects, no keep-alive; the response is read until it is
-//! complete (by `Content-Length`, chunked encoding, or the server closing) and capped at [`MAX_RESPONSE`].
+//! A tiny blocking HTTP/1.1 client over `std::net::TcpStream`, optionally with TLS, for `peer node status`-style
+//! probes and for tests that poll admin endpoints. No redirects, no keep-alive; the response is read until it
+//! is complete (by `Content-Length`, chunked encoding, or the server closing) and capped at [`MAX_RESPONSE`].
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// Largest response accepted, headers included; bigger ones fail with `InvalidData`.
 pub const MAX_RESPONSE: usize = 16 * 1024 * 1024;
 
+/// TLS for an operations service that has it on: the CAs its certificate chains to and, for `/logspec` and
+/// `/metrics`, a client certificate.
+#[derive(Debug, Clone)]
+pub struct Tls(Arc<ClientConfig>);
+
+impl Tls {
+    pub fn new(
+        roots: Vec<CertificateDer<'static>>,
+        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    ) -> io::Result<Self> {
+        let mut store = rustls::RootCertStore::empty();
+        for c in roots {
+            store.add(c).map_err(|e| invalid(&e.to_string()))?;
+        }
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| invalid(&e.to_string()))?
+                .with_root_certificates(store);
+        let config = match identity {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| invalid(&e.to_string()))?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Self(Arc::new(config)))
+    }
+}
+
 /// GETs `path` from `addr` (`host:port`, optionally prefixed with `http://`) and returns the status code and the
 /// body. `timeout` bounds the whole exchange.
 pub fn get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
-    request("GET", addr, path, None, timeout)
+    request("GET", addr, path, None, timeout, None)
+}
+
+/// [`get`] over TLS when `tls` is given (the host part of `addr` is the name the certificate must carry).
+pub fn get_with(
+    addr: &str,
+    path: &str,
+    timeout: Duration,
+    tls: Option<&Tls>,
+) -> io::Result<(u16, String)> {
+    request("GET", addr, path, None, timeout, tls)
 }
 
 /// PUTs a JSON `body` to `path` on `addr`; returns the status code and the response body.
@@ -22,7 +65,47 @@ pub fn put_json(
     body: &str,
     timeout: Duration,
 ) -> io::Result<(u16, String)> {
-    request("PUT", addr, path, Some(body), timeout)
+    request("PUT", addr, path, Some(body), timeout, None)
+}
+
+/// A plain or TLS connection.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
 }
 
 fn request(
@@ -31,14 +114,28 @@ fn request(
     path: &str,
     body: Option<&str>,
     timeout: Duration,
+    tls: Option<&Tls>,
 ) -> io::Result<(u16, String)> {
     let deadline = Instant::now() + timeout;
     let host = addr
         .strip_prefix("http://")
+        .or_else(|| addr.strip_prefix("https://"))
         .unwrap_or(addr)
         .trim_end_matches('/');
-    let mut stream = connect(host, timeout)?;
-    stream.set_write_timeout(Some(timeout))?;
+    let tcp = connect(host, timeout)?;
+    tcp.set_write_timeout(Some(timeout))?;
+    let mut stream = match tls {
+        None => Conn::Plain(tcp),
+        Some(Tls(config)) => {
+            let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            let name = ServerName::try_from(name.trim_start_matches('[').trim_end_matches(']'))
+                .map_err(|e| invalid(&format!("{name}: {e}")))?
+                .to_owned();
+            let conn =
+                ClientConnection::new(config.clone(), name).map_err(|e| invalid(&e.to_string()))?;
+            Conn::Tls(Box::new(StreamOwned::new(conn, tcp)))
+        }
+    };
     let path = if path.starts_with('/') {
         path.to_owned()
     } else {
@@ -55,6 +152,7 @@ fn request(
         body.unwrap_or("")
     );
     stream.write_all(request.as_bytes())?;
+    stream.flush()?;
 
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -68,10 +166,12 @@ fn request(
                     format!("{method} {host}{path}: timed out"),
                 )
             })?;
-        stream.set_read_timeout(Some(remaining))?;
+        stream.tcp().set_read_timeout(Some(remaining))?;
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A TLS server that closes without close_notify after a complete response.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && tls.is_some() => 0,
             Err(e) => return Err(e),
         };
         buf.extend_from_slice(&chunk[..n]);

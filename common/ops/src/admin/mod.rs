@@ -11,6 +11,8 @@
 //! | `GET /metrics` | Prometheus text; 404 when metrics are disabled |
 //! | `GET /logspec` | `{"spec":"info"}` |
 //! | `PUT /logspec` | body `{"spec":"gossip=debug:info"}`, 204; 400 on a bad spec or body |
+//!
+//! Over TLS ([`serve_tls`]) `/metrics` and `/logspec` answer 401 to a client without a verified certificate.
 
 mod error;
 mod health;
@@ -18,10 +20,12 @@ pub mod http_get;
 mod logspec;
 mod metrics;
 mod serve;
+mod tls;
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::middleware::from_fn;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -33,6 +37,7 @@ pub use error::AdminError;
 pub use health::{DirWritable, HealthCheck};
 pub use metrics::{MetricsError, MetricsProvider, PROMETHEUS_CONTENT_TYPE, install_metrics};
 pub use serve::{DRAIN_TIMEOUT, serve};
+pub use tls::{ClientCert, TlsError, TlsKeys, TlsSettings, require_client_cert, serve_tls};
 
 /// What the operations service reports and controls.
 #[derive(Clone)]
@@ -80,8 +85,16 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/version", get(version))
-        .route("/metrics", get(metrics::render))
-        .route("/logspec", get(logspec::get_spec).put(logspec::put_spec))
+        .route(
+            "/metrics",
+            get(metrics::render).route_layer(from_fn(require_client_cert)),
+        )
+        .route(
+            "/logspec",
+            get(logspec::get_spec)
+                .put(logspec::put_spec)
+                .route_layer(from_fn(require_client_cert)),
+        )
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(Arc::new(state))
 }
@@ -104,3 +117,5 @@ async fn version(State(state): State<Arc<AdminState>>) -> Json<VersionInfo> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -49,6 +49,9 @@ pub enum LogSpecError {
     /// The subscriber behind a [`LogHandle`](super::LogHandle) is gone; the level was not changed.
     #[error("the logging subscriber is no longer running")]
     SubscriberGone,
+    /// Span export was asked for (`OTEL_EXPORTER_OTLP_ENDPOINT`) but cannot start.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 /// Translates a Fabric spec into `EnvFilter` directives, default level first: `gossip=debug:info` →
