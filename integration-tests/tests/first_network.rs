@@ -89,9 +89,23 @@ fn a_sigkilled_peer_and_orderer_resume_from_their_height() {
     );
     assert!(log.contains("from=3"), "resumes from its own height: {log}");
 
-    // The orderer, SIGKILLed and restarted, keeps its chain and extends it.
+    // The orderer, SIGKILLed and restarted, keeps its chain and extends it. Meanwhile the peers' /healthz
+    // reports it unreachable.
     net.kill("orderer.example.com");
+    let unhealthy = wait_for(
+        "the orderer reported unreachable",
+        Duration::from_secs(30),
+        || match net.ops_json("peer0.org1.example.com", "/healthz") {
+            Err(e) if e.starts_with("503") && e.contains(r#""component":"orderer""#) => Ok(e),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    assert!(unhealthy.contains("channel mychannel"), "{unhealthy}");
     net.start_orderer().unwrap();
+    wait_for("healthy again", Duration::from_secs(30), || {
+        net.ops_json("peer0.org1.example.com", "/healthz")
+            .map(|_| ())
+    });
     let out = net.cli_with(
         "peer0.org1.example.com",
         &["channel", "getinfo", "-c", "mychannel"],

@@ -17,10 +17,65 @@ use weft_gossip::blocks::Source;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long a leader may fail to reach the ordering service before `/healthz` reports it.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(5);
+
+/// Deliver clients that cannot reach the ordering service, by channel: since when, and the last error. Backs
+/// the peer's `orderer` health check.
+#[derive(Debug, Default)]
+pub struct Health(
+    std::sync::Mutex<std::collections::BTreeMap<String, (std::time::Instant, String)>>,
+);
+
+impl Health {
+    fn failed(&self, channel: &str, error: String) {
+        let mut m = self.0.lock().expect("deliver health lock");
+        let now = std::time::Instant::now();
+        m.entry(channel.to_string())
+            .and_modify(|e| e.1 = error.clone())
+            .or_insert((now, error));
+    }
+
+    fn ok(&self, channel: &str) {
+        self.0.lock().expect("deliver health lock").remove(channel);
+    }
+}
+
+impl weft_ops::admin::HealthCheck for Health {
+    fn component(&self) -> &str {
+        "orderer"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let m = self.0.lock().expect("deliver health lock");
+        let failing: Vec<String> = m
+            .iter()
+            .filter(|(_, (since, _))| since.elapsed() >= UNREACHABLE_AFTER)
+            .map(|(ch, (since, e))| {
+                format!(
+                    "channel {ch}: no ordering service reachable for {}s ({e})",
+                    since.elapsed().as_secs()
+                )
+            })
+            .collect();
+        if failing.is_empty() {
+            Ok(())
+        } else {
+            Err(failing.join("; "))
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true.
-pub async fn run(
-    node: Arc<PeerNode>,
-    state: Arc<ChannelState>,
+pub async fn run(node: Arc<PeerNode>, state: Arc<ChannelState>, shutdown: watch::Receiver<bool>) {
+    deliver(&node, &state, shutdown).await;
+    // Not delivering (stopped, or no longer the leader): reachability is someone else's concern.
+    node.deliver_health.ok(&state.id);
+}
+
+async fn deliver(
+    node: &Arc<PeerNode>,
+    state: &Arc<ChannelState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = MIN_BACKOFF;
@@ -35,7 +90,7 @@ pub async fn run(
         } else {
             let address = &addresses[attempt % addresses.len()];
             tokio::select! {
-                r = session(&node, &state, address) => r,
+                r = session(node, state, address) => r,
                 _ = shutdown.changed() => return,
             }
         };
@@ -54,6 +109,7 @@ pub async fn run(
             Ok(progressed) if progressed => backoff = MIN_BACKOFF,
             Ok(_) => {}
             Err(e) => {
+                node.deliver_health.failed(&state.id, e.to_string());
                 tracing::warn!(target: "deliveryClient", channel = %state.id, error = %e, retry_in = ?backoff,
                     "deliver stream failed");
             }
@@ -86,6 +142,7 @@ async fn session(
         true,
     );
     let mut stream = client::deliver(&conn, seek).await?;
+    node.deliver_health.ok(&state.id);
     tracing::info!(target: "deliveryClient", channel = %state.id, orderer = %address, from = height,
         "pulling blocks from the ordering service");
     let mut progressed = false;

@@ -57,6 +57,8 @@ pub struct PeerNode {
     pub dynamic: bool,
     /// `peer.deliveryclient.reconnectTotalTimeThreshold`.
     pub reconnect_total: std::time::Duration,
+    /// Deliver clients failing to reach the ordering service (the `orderer` health check).
+    pub deliver_health: Arc<crate::deliver_client::Health>,
     /// Running deliver clients by channel.
     deliverers: std::sync::Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
     /// Per channel: whether we lead, and who does (as last learned).
@@ -97,6 +99,7 @@ impl PeerNode {
             block_gossip: roles.block_gossip,
             dynamic: roles.dynamic,
             reconnect_total: roles.reconnect_total,
+            deliver_health: Default::default(),
             deliverers: Default::default(),
             leaders: Default::default(),
             msps,

@@ -169,6 +169,7 @@ pub async fn start(log: weft_ops::logging::LogHandle) -> Result<()> {
         .operations_tls()
         .map(|t| t.server_config(crate::config::OPERATIONS_TLS_KEYS))
         .transpose()?;
+    admin.checks.push(node.deliver_health.clone());
     let router = weft_ops::admin::router(admin).merge(crate::http::routes(node.clone()));
     let mut ops_shutdown = shutdown_rx.clone();
     let stopped = async move {
