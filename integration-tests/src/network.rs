@@ -56,6 +56,27 @@ pub struct Options {
     pub ops_tls: bool,
 }
 
+impl Options {
+    /// Dynamic leader election (`useLeaderElection`, not `orgLeader`) with timers short enough for tests.
+    pub fn elected() -> Self {
+        let gossip = [
+            ("USELEADERELECTION", "true"),
+            ("ORGLEADER", "false"),
+            ("ELECTION_STARTUPGRACEPERIOD", "2s"),
+            ("ELECTION_MEMBERSHIPSAMPLEINTERVAL", "200ms"),
+            ("ELECTION_LEADERALIVETHRESHOLD", "2s"),
+            ("ELECTION_LEADERELECTIONDURATION", "500ms"),
+        ];
+        Self {
+            peer_env: gossip
+                .iter()
+                .map(|(k, v)| (format!("CORE_PEER_GOSSIP_{k}"), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A generated network and its running processes; every process is killed on drop.
 pub struct Network {
     pub dir: TempDir,
@@ -645,6 +666,18 @@ impl Network {
     /// Runs `peer chaincode invoke` of `chaincode` as `target`'s org admin, endorsed on `endorsers`, waiting
     /// for the commit.
     pub fn invoke(&self, target: &str, chaincode: &str, endorsers: &[&str], ctor: &str) -> Output {
+        self.invoke_with(target, chaincode, endorsers, ctor, &[])
+    }
+
+    /// [`Network::invoke`] with extra environment for the CLI (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub fn invoke_with(
+        &self,
+        target: &str,
+        chaincode: &str,
+        endorsers: &[&str],
+        ctor: &str,
+        env: &[(&str, String)],
+    ) -> Output {
         let addrs: Vec<String> = endorsers.iter().map(|e| self.peer(e).address()).collect();
         let mut args = vec![
             "chaincode",
@@ -660,7 +693,7 @@ impl Network {
         for a in &addrs {
             args.extend(["--peerAddresses", a.as_str()]);
         }
-        self.cli_with(target, &args, &[])
+        self.cli_with(target, &args, env)
     }
 
     /// `peer chaincode query` of `chaincode` on `target`; stdout on success, stderr on failure.

@@ -12,25 +12,6 @@ const P0O2: &str = "peer0.org2.example.com";
 const P1O2: &str = "peer1.org2.example.com";
 const ALL: [&str; 4] = [P0O1, P1O1, P0O2, P1O2];
 
-fn elected() -> Options {
-    let env = [
-        ("USELEADERELECTION", "true"),
-        ("ORGLEADER", "false"),
-        ("ELECTION_STARTUPGRACEPERIOD", "2s"),
-        ("ELECTION_MEMBERSHIPSAMPLEINTERVAL", "200ms"),
-        ("ELECTION_LEADERALIVETHRESHOLD", "2s"),
-        ("ELECTION_LEADERELECTIONDURATION", "500ms"),
-    ];
-    let peer_env = env
-        .iter()
-        .map(|(k, v)| (format!("CORE_PEER_GOSSIP_{k}"), v.to_string()))
-        .collect();
-    Options {
-        peer_env,
-        ..Default::default()
-    }
-}
-
 fn leaders(net: &Network, peers: &[&str]) -> Result<BTreeSet<String>, String> {
     let mut out = BTreeSet::new();
     for p in peers {
@@ -57,7 +38,7 @@ fn one_leader_per_org(net: &Network, peers: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn one_leader_per_org_streams_from_the_orderer_and_a_killed_leader_is_replaced() {
-    let mut net = Network::generate(elected()).unwrap();
+    let mut net = Network::generate(Options::elected()).unwrap();
     net.start_all().unwrap();
     net.byfn();
     let leaders = one_leader_per_org(&net, &ALL);
@@ -131,7 +112,7 @@ fn partition(net: &Network, peer: &str, drop: &[String]) {
 
 #[test]
 fn a_partition_between_the_org1_peers_gives_two_leaders_and_healing_leaves_one() {
-    let mut options = elected();
+    let mut options = Options::elected();
     let fast = [
         ("ALIVETIMEINTERVAL", "200ms"),
         ("ALIVEEXPIRATIONTIMEOUT", "1s"),

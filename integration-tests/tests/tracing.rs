@@ -94,24 +94,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn elected_with_export(endpoint: &str) -> Options {
-    let gossip = [
-        ("USELEADERELECTION", "true"),
-        ("ORGLEADER", "false"),
-        ("ELECTION_STARTUPGRACEPERIOD", "2s"),
-        ("ELECTION_MEMBERSHIPSAMPLEINTERVAL", "200ms"),
-        ("ELECTION_LEADERALIVETHRESHOLD", "2s"),
-        ("ELECTION_LEADERELECTIONDURATION", "500ms"),
-    ];
     Options {
-        peer_env: gossip
-            .iter()
-            .map(|(k, v)| (format!("CORE_PEER_GOSSIP_{k}"), v.to_string()))
-            .collect(),
         node_env: export_env(endpoint)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
-        ..Default::default()
+        ..Options::elected()
     }
 }
 
@@ -164,23 +152,8 @@ fn one_invoke_is_one_trace_along_the_path_the_block_took() {
         leaders(&net)
     });
 
-    let addrs: Vec<String> = [P0O1, P0O2].iter().map(|p| net.peer(p).address()).collect();
     let ctor = r#"{"Args":["CreateAsset","traced","blue","5","Tom","100"]}"#;
-    let mut args = vec![
-        "chaincode",
-        "invoke",
-        "-C",
-        "mychannel",
-        "-n",
-        "basic",
-        "-c",
-        ctor,
-        "--waitForEvent",
-    ];
-    for a in &addrs {
-        args.extend(["--peerAddresses", a.as_str()]);
-    }
-    let out = net.cli_with(P0O1, &args, &export_env(&endpoint));
+    let out = net.invoke_with(P0O1, "basic", &[P0O1, P0O2], ctor, &export_env(&endpoint));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "invoke failed: {stderr}");
     let tx_id = stderr

@@ -15,13 +15,14 @@ use crate::node::PeerNode;
 use weft_gossip::{PkiId, SelfInfo};
 
 /// The peer's QUIC timers. QUIC gets no reset when the other process dies, so silence is the signal: with a
-/// keep-alive ping every 250 ms, a connection that hears nothing for 1 s is closed, and gossip marks that peer
-/// dead at once. Four missed pings in a row are needed, so a briefly busy machine does not raise false alarms;
-/// when one happens anyway, the peer's next alive message resurrects it.
+/// keep-alive ping every 200 ms, a connection that hears nothing for 800 ms is closed, and gossip marks that peer
+/// dead at once (and, for a leader, its org elects another within the second). Four missed pings in a row are
+/// needed, so a briefly busy machine does not raise false alarms; when one happens anyway, the peer's next alive
+/// message resurrects it.
 pub fn transport() -> TransportConfig {
     TransportConfig {
-        keep_alive: Duration::from_millis(250),
-        idle_timeout: Duration::from_secs(1),
+        keep_alive: Duration::from_millis(200),
+        idle_timeout: Duration::from_millis(800),
         ..Default::default()
     }
 }
