@@ -1,8 +1,10 @@
 //! The deliver client: pulls a channel's blocks from the orderer, verifies and commits them.
 //!
-//! Every peer is a static leader for now (Fabric 2.2+'s default), so every peer runs one per channel. It
-//! asks for blocks from its height onwards and reconnects with backoff when the stream breaks. A block that
-//! fails verification is logged, counted and dropped, and the stream is restarted from the peer's height.
+//! A leader (static, or elected for the channel) runs one per channel. It asks for blocks from its height
+//! onwards and reconnects with backoff when the stream breaks; after [`UNREACHABLE_AFTER`] without an ordering
+//! service the peer's `/healthz` reports it ([`Health`]). A block that fails verification is logged, counted
+//! and dropped, and the stream is restarted from the peer's height. Each block continues its trace from the
+//! orderer's delivery span.
 
 use std::sync::Arc;
 use std::time::Duration;
