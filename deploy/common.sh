@@ -15,6 +15,15 @@ PEERS=(
   "peer1 2 10051 9447 9051"
 )
 
+# peer_ports NAME : "PORT OPS_PORT" of a peer named like peer0.org1.example.com.
+peer_ports() {
+  for p in "${PEERS[@]}"; do
+    read -r peer org port ops _ <<< "$p"
+    [ "$peer.org$org.example.com" = "$1" ] && { echo "$port $ops"; return; }
+  done
+  return 1
+}
+
 log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 # need_bins DIR : every binary the scripts run from the host must be in DIR.

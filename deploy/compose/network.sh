@@ -106,11 +106,10 @@ start_peer() {
   wait_healthy "$name" "$(ops_port "$1" "$2")"
 }
 
+# ops_port ORG PEER
 ops_port() {
-  for p in "${PEERS[@]}"; do
-    read -r peer org _ ops _ <<< "$p"
-    [ "$org/$peer" = "$1/$2" ] && { echo "$ops"; return; }
-  done
+  local ports; ports=$(peer_ports "$2.org$1.example.com")
+  echo "${ports#* }"
 }
 
 # show_peer ORG PEER : what one peer's operations endpoint says about membership, leadership and height.

@@ -11,6 +11,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NET=$HERE/network.sh
 CHANNEL=${CHANNEL_NAME:-mychannel}
+STATE=$HERE/state
+BIN=${WEFT_BIN:-$HERE/../../target/x86_64-unknown-linux-gnu/release}
+# shellcheck source=../common.sh
+source "$HERE/../common.sh"
 started=$SECONDS
 
 # shellcheck disable=SC2317  # called by the trap
@@ -30,19 +34,9 @@ trap on_exit EXIT
 step() { printf '\n\033[1m### %s (%ss)\033[0m\n' "$*" $((SECONDS - started)); }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# ops_port NAME : the published operations port of a peer.
-ops_port() {
-  case $1 in
-    peer0.org1.example.com) echo 9444 ;; peer1.org1.example.com) echo 9445 ;;
-    peer0.org2.example.com) echo 9446 ;; peer1.org2.example.com) echo 9447 ;;
-  esac
-}
-peer_port() {
-  case $1 in
-    peer0.org1.example.com) echo 7051 ;; peer1.org1.example.com) echo 8051 ;;
-    peer0.org2.example.com) echo 9051 ;; peer1.org2.example.com) echo 10051 ;;
-  esac
-}
+# ops_port NAME / peer_port NAME : a peer's published operations and QUIC ports.
+ops_port() { local p; p=$(peer_ports "$1"); echo "${p#* }"; }
+peer_port() { local p; p=$(peer_ports "$1"); echo "${p% *}"; }
 # field NAME JQ : a field of the peer's /channels/{channel} view, empty if it does not answer.
 field() {
   curl -fsS --max-time 3 "http://127.0.0.1:$(ops_port "$1")/channels/$CHANNEL" 2> /dev/null | jq -r "$2" 2> /dev/null || true

@@ -32,10 +32,11 @@ pub struct Health(
 impl Health {
     fn failed(&self, channel: &str, error: String) {
         let mut m = self.0.lock().expect("deliver health lock");
-        let now = std::time::Instant::now();
-        m.entry(channel.to_string())
-            .and_modify(|e| e.1 = error.clone())
-            .or_insert((now, error));
+        // Failing since the first failure in a row; the message is the latest.
+        let since = m
+            .get(channel)
+            .map_or_else(std::time::Instant::now, |(s, _)| *s);
+        m.insert(channel.to_string(), (since, error));
     }
 
     fn ok(&self, channel: &str) {

@@ -32,7 +32,10 @@ pub fn status() -> Result<bool> {
     let config = load_config()?;
     let addr = &config.config.operations.listen_address;
     let addr = addr.replace("0.0.0.0", "127.0.0.1");
-    let tls = config.operations_tls().map(status_tls).transpose()?;
+    let tls = config
+        .operations_tls()
+        .map(|t| status_tls(&config, t))
+        .transpose()?;
     let (code, body) = weft_ops::admin::http_get::get_with(
         &addr,
         "/healthz",
@@ -46,8 +49,10 @@ pub fn status() -> Result<bool> {
 
 /// With operations TLS on, `peer node status` trusts the client root CAs and the peer's TLS root (operations
 /// certificates are usually issued by the org's TLS CA); `/healthz` needs no client certificate.
-fn status_tls(t: weft_ops::admin::TlsSettings) -> Result<weft_ops::admin::http_get::Tls> {
-    let config = load_config()?;
+fn status_tls(
+    config: &crate::config::Resolved,
+    t: weft_ops::admin::TlsSettings,
+) -> Result<weft_ops::admin::http_get::Tls> {
     let rootcert = config.path(&config.config.peer.tls.rootcert.file);
     let mut roots = Vec::new();
     for f in t.client_root_cas.iter().chain(std::iter::once(&rootcert)) {
