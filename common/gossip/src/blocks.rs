@@ -64,10 +64,24 @@ pub struct Blocks {
     pub(crate) window: BTreeMap<u64, Envelope>,
     /// Blocks handed to the driver for verification.
     pub(crate) verifying: BTreeSet<u64>,
+    /// Verified blocks above the height, waiting in the committer for the ones before them. The window keeps
+    /// only the newest few; without this, blocks that arrived ahead of a gap would be fetched again.
+    pub(crate) held: BTreeSet<u64>,
     /// Pushed blocks still to be sent: (envelope, sender to skip, iterations left).
     pub(crate) to_push: Vec<(Envelope, Option<PkiId>, u32)>,
     /// State-transfer requests by nonce.
     pub(crate) inflight: BTreeMap<u64, InFlight>,
+}
+
+/// Verified, uncommitted blocks remembered at most (below the committer's own bound, so that every block
+/// remembered is really waiting there).
+pub const MAX_HELD: usize = 1_000;
+
+impl Blocks {
+    /// Whether block `n` is here already: verified and kept, waiting to commit, or being verified.
+    pub(crate) fn has(&self, n: u64) -> bool {
+        self.window.contains_key(&n) || self.held.contains(&n) || self.verifying.contains(&n)
+    }
 }
 
 const CHAN_AND_ORG: gossip_message::Tag = gossip_message::Tag::ChanAndOrg;
@@ -121,6 +135,9 @@ impl<C: GossipCrypto> GossipCore<C> {
         if b.window.contains_key(&seq) {
             return;
         }
+        if seq >= b.height && b.held.len() < MAX_HELD {
+            b.held.insert(seq);
+        }
         let env = data_env(channel, seq, data, trace);
         b.window.insert(seq, env.clone());
         while let Some((&oldest, _)) = b.window.iter().next() {
@@ -138,10 +155,13 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
     }
 
-    /// The driver found block `seq` invalid: forget it so that another copy can be tried.
+    /// The driver found block `seq` invalid, or the committer let it go: forget it so that another copy can be
+    /// fetched.
     pub fn block_rejected(&mut self, channel: &str, seq: u64) {
         if let Some(ch) = self.channels.get_mut(channel) {
             ch.blocks.verifying.remove(&seq);
+            ch.blocks.held.remove(&seq);
+            ch.blocks.window.remove(&seq);
         }
     }
 
@@ -200,7 +220,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         };
         let seq = p.seq_num;
         let b = &mut ch.blocks;
-        if seq < b.height || b.window.contains_key(&seq) || !b.verifying.insert(seq) {
+        if seq < b.height || b.has(seq) {
             self.events.push_back(Event::DuplicateBlock {
                 channel: channel.to_string(),
                 seq,
@@ -208,6 +228,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             });
             return;
         }
+        b.verifying.insert(seq);
         self.events.push_back(Event::BlockReceived {
             channel: channel.to_string(),
             seq,
@@ -225,6 +246,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             ch.blocks
                 .window
                 .retain(|s, _| *s + self.config.max_block_count_to_store as u64 >= height);
+            ch.blocks.held.retain(|s| *s >= height);
         }
         self.plan_state_transfer(now, channel);
     }
@@ -247,11 +269,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         let b = &ch.blocks;
         // The next block not committed, held, being verified or requested.
         let mut next = b.height;
-        let covered = |n: u64| {
-            b.window.contains_key(&n)
-                || b.verifying.contains(&n)
-                || b.inflight.values().any(|r| r.start <= n && n <= r.end)
-        };
+        let covered = |n: u64| b.has(n) || b.inflight.values().any(|r| r.start <= n && n <= r.end);
         let mut requests = Vec::new();
         let free = self
             .config
@@ -262,7 +280,11 @@ impl<C: GossipCrypto> GossipCore<C> {
                 next += 1;
                 continue;
             }
-            let end = (next + batch - 1).min(best - 1);
+            // A range stops before the first block already here.
+            let mut end = next;
+            while end + 1 < best && end + 1 < next + batch && !covered(end + 1) {
+                end += 1;
+            }
             let holders: Vec<PkiId> = heights
                 .iter()
                 .filter(|(_, h)| *h > end)

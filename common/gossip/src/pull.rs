@@ -254,7 +254,7 @@ impl<C: GossipCrypto> GossipCore<C> {
                 continue;
             };
             // Ingress filter: only blocks we lack.
-            if seq >= b.height && !b.window.contains_key(&seq) && !b.verifying.contains(&seq) {
+            if seq >= b.height && !b.has(seq) {
                 round.owners.entry(seq).or_default().push(from.clone());
             }
         }

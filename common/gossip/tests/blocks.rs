@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sim::Sim;
 use weft_gossip::GossipConfig;
+use weft_gossip::blocks::Source;
 use weft_gossip::core::Event;
 
 const CH: &str = "mychannel";
@@ -182,6 +183,64 @@ fn a_peer_that_missed_blocks_catches_up_by_state_transfer_at_once() {
         requests >= 6,
         "57 blocks in batches of 10 need at least 6 requests, saw {requests}"
     );
+}
+
+#[test]
+fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
+    let config = GossipConfig {
+        propagate_iterations: 0,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 3);
+    // peer2 already verified blocks 20..57 (they wait in its committer for 0..19); the window keeps only
+    // the newest 10 of them.
+    let now = sim.now;
+    for seq in 20..57 {
+        let trace = Sim::trace_of("peer2");
+        let node = &mut sim.nodes[n[2]];
+        node.core_mut()
+            .block_verified(CH, seq, block(seq), None, Source::StateTransfer, trace);
+        node.accept(now, CH, seq, block(seq));
+    }
+    for seq in 0..57 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+    }
+    sim.run_for(Duration::from_millis(200));
+    assert_eq!(sim.nodes[n[2]].height(CH), 57);
+    let asked: Vec<(u64, u64)> = sim.nodes[n[2]]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateTransferRequested { start, end, .. } => Some((*start, *end)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        asked.iter().all(|(_, end)| *end < 20),
+        "only the gap 0..19 is fetched, asked {asked:?}"
+    );
+}
+
+#[test]
+fn a_block_the_committer_lets_go_is_fetched_again() {
+    let config = GossipConfig {
+        propagate_iterations: 0,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 2);
+    // peer1 verified block 3, but its committer dropped it (no room): after `block_rejected` it is fetched again.
+    let trace = Sim::trace_of("peer1");
+    sim.nodes[n[1]]
+        .core_mut()
+        .block_verified(CH, 3, block(3), None, Source::StateTransfer, trace);
+    sim.nodes[n[1]].core_mut().block_rejected(CH, 3);
+    for seq in 0..5 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+    }
+    sim.run_for(Duration::from_millis(200));
+    assert_eq!(sim.nodes[n[1]].height(CH), 5);
 }
 
 #[test]
