@@ -124,50 +124,79 @@ impl ChannelState {
     ) -> Result<(ChainInfo, Option<Arc<ChannelBundle>>), CommitError> {
         let _guard = self.commit_lock.lock().expect("commit lock");
         let committed = self.commit_locked(block, now, false)?;
-        self.ledger.sync()?;
+        self.synced()?;
         Ok(committed)
     }
 
     /// Takes a block from any source: one below the height is a duplicate and ignored; one above it waits (up
-    /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later); the next one commits,
-    /// followed by every waiting block that now follows. `signature_checked`: the orderer's signature was
-    /// already verified (gossip intake verifies once, before forwarding). Returns what was committed.
+    /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later). Then whoever holds the
+    /// commit lock commits every waiting block that follows the height, its own and those other callers queued
+    /// meanwhile, and flushes once for all of them: under load, commits group. `signature_checked`: the
+    /// orderer's signature was already verified (gossip intake verifies once, before forwarding).
+    ///
+    /// Fails only when this caller's own block is refused; other refused blocks are reported as dropped.
     pub fn accept(
         &self,
         block: Block,
         signature_checked: bool,
         now: i64,
-    ) -> Result<Vec<Committed>, CommitError> {
-        let _guard = self.commit_lock.lock().expect("commit lock");
+    ) -> Result<Accepted, CommitError> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
-        let height = self.ledger.info().height;
-        let mut pending = self.pending.lock().expect("pending lock");
-        if number < height {
-            return Ok(Vec::new());
-        }
-        if number > height {
-            if pending.len() < MAX_PENDING {
-                pending.insert(number, (block, signature_checked));
+        let mut out = Accepted::default();
+        {
+            let mut pending = self.pending.lock().expect("pending lock");
+            if number < self.ledger.info().height {
+                return Ok(out);
             }
-            return Ok(Vec::new());
+            if pending.len() >= MAX_PENDING && !pending.contains_key(&number) {
+                out.dropped.push(number);
+                return Ok(out);
+            }
+            pending.insert(number, (block, signature_checked));
         }
-        let mut done = vec![self.commit_locked(block, now, signature_checked)?];
-        while let Some((next, checked)) = pending.remove(&self.ledger.info().height) {
+        let _guard = self.commit_lock.lock().expect("commit lock");
+        let mut refused = None;
+        loop {
+            let height = self.ledger.info().height;
+            let next = self.pending.lock().expect("pending lock").remove(&height);
+            let Some((next, checked)) = next else { break };
             match self.commit_locked(next, now, checked) {
-                Ok(c) => done.push(c),
+                Ok(c) => out.committed.push(c),
                 Err(e) => {
-                    tracing::warn!(target: "committer", channel = %self.id, error = %e, "dropped a buffered block");
+                    out.dropped.push(height);
+                    if height == number {
+                        refused = Some(e);
+                    } else {
+                        tracing::warn!(target: "committer", channel = %self.id, block = height, error = %e,
+                            "dropped a buffered block");
+                    }
                     break;
                 }
             }
         }
-        // One flush for the whole run of blocks.
-        self.ledger.sync()?;
+        if !out.committed.is_empty() {
+            self.synced()?;
+        }
+        let mut pending = self.pending.lock().expect("pending lock");
         let height = self.ledger.info().height;
         pending.retain(|n, _| *n >= height);
         metrics::gauge!("gossip_payload_buffer_size", "channel" => self.id.clone())
             .set(pending.len() as f64);
-        Ok(done)
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// Flushes what was appended, then lets waiters see the new height: nobody hears of a commit before it is
+    /// on disk.
+    fn synced(&self) -> Result<(), CommitError> {
+        self.ledger.sync()?;
+        let height = self.ledger.info().height;
+        metrics::gauge!("ledger_blockchain_height", "channel" => self.id.clone())
+            .set(height as f64);
+        self.height.send_replace(height);
+        Ok(())
     }
 
     fn commit_locked(
@@ -230,15 +259,20 @@ impl ChannelState {
         if let Some(b) = &new_bundle {
             *self.bundle.write().expect("bundle lock") = b.clone();
         }
-        metrics::gauge!("ledger_blockchain_height", "channel" => self.id.clone())
-            .set(info.height as f64);
-        self.height.send_replace(info.height);
         Ok((info, new_bundle))
     }
 }
 
 /// A committed block's chain info and, for a config block, the new config.
 pub type Committed = (ChainInfo, Option<Arc<ChannelBundle>>);
+
+/// What one [`ChannelState::accept`] did: the blocks it committed, in order, and the numbers of blocks it let
+/// go (refused, or no room to wait), which must be fetched again.
+#[derive(Default)]
+pub struct Accepted {
+    pub committed: Vec<Committed>,
+    pub dropped: Vec<u64>,
+}
 
 /// Blocks ahead of the height kept while waiting for the ones before them (a memory bound: beyond it, blocks
 /// are dropped and fetched again by state transfer).

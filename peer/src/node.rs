@@ -251,7 +251,18 @@ impl PeerNode {
         }
         let _commit = span.enter();
         let started = std::time::Instant::now();
-        let committed = ch.accept(block, signature_checked, crate::now_unix())?;
+        let accepted = ch.accept(block, signature_checked, crate::now_unix());
+        let (committed, dropped) = match accepted {
+            Ok(a) => (a.committed, a.dropped),
+            Err(e) => {
+                self.gossip.block_rejected(&ch.id, number);
+                return Err(e);
+            }
+        };
+        // Gossip counts these as held; let it fetch them again.
+        for n in dropped {
+            self.gossip.block_rejected(&ch.id, n);
+        }
         if !committed.is_empty() {
             // Fabric's name: validation and the ledger write of what this block released.
             metrics::histogram!("ledger_block_processing_time", "channel" => ch.id.clone())
