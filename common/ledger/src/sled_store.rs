@@ -1,4 +1,9 @@
-//! [`BlockStore`] on sled: trees `blocks` (number → block), `txids` (id → location) and `meta`.
+//! [`BlockStore`] on sled and a block file: the blocks' bytes go to the [`BlockFile`]; sled holds the trees
+//! `blocks` (number → where in the file), `txids` (id → location), `meta` and `state`, written in one
+//! transaction per block.
+//!
+//! Order of writes: the block's bytes first, then the sled transaction; `sync` flushes the file before sled.
+//! After a crash, bytes the index never named are cut off when the store opens.
 
 use std::path::Path;
 use std::sync::RwLock;
@@ -9,6 +14,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use weft_crypto::block::header_hash;
 use weft_wire::common::Block;
 
+use crate::block_file::{BlockFile, Location};
 use crate::store::{
     BlockStore, ChainInfo, Commit, LedgerError, StateVersion, TxLocation, Versioned,
 };
@@ -21,6 +27,7 @@ const CONFIG: &[u8] = b"config";
 /// A chain stored in one sled database.
 pub struct SledStore {
     db: sled::Db,
+    file: BlockFile,
     blocks: sled::Tree,
     txids: sled::Tree,
     meta: sled::Tree,
@@ -45,8 +52,10 @@ fn storage(e: impl std::fmt::Display) -> LedgerError {
 impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        // No background flush: sled's index must not reach the disk before the block file (see `sync`).
         let db = sled::Config::new()
             .path(dir)
+            .flush_every_ms(None)
             .open()
             .map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
         let blocks = db.open_tree("blocks").map_err(storage)?;
@@ -73,8 +82,16 @@ impl SledStore {
             current_hash: get(CURRENT)?,
             previous_hash: get(PREVIOUS)?,
         };
+        let indexed_end = match blocks.last().map_err(storage)? {
+            Some((_, v)) => Location::from_bytes(&v)
+                .map(|l| l.offset + l.len)
+                .ok_or_else(|| LedgerError::Corrupt("block index entry".into()))?,
+            None => 0,
+        };
+        let file = BlockFile::open(dir, indexed_end)?;
         Ok(Self {
             db,
+            file,
             blocks,
             txids,
             meta,
@@ -104,7 +121,8 @@ impl BlockStore for SledStore {
             previous_hash: header.previous_hash.clone(),
         };
         let key = header.number.to_be_bytes();
-        let bytes = block.encode_to_vec();
+        let at = self.file.append(&block.encode_to_vec())?;
+        let location = at.to_bytes();
         let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = commit
             .writes
             .iter()
@@ -123,7 +141,7 @@ impl BlockStore for SledStore {
                         None => state.remove(k.as_slice())?,
                     };
                 }
-                blocks.insert(&key, bytes.as_slice())?;
+                blocks.insert(&key, &location)?;
                 for (id, index) in &commit.tx_ids {
                     // The first commit of a tx id wins; a later duplicate keeps pointing at the original.
                     if txids.get(id.as_bytes())?.is_none() {
@@ -141,20 +159,26 @@ impl BlockStore for SledStore {
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(|e: TransactionError<()>| storage(format!("{e:?}")))?;
+            .map_err(|e: TransactionError<()>| {
+                self.file.unwind(at);
+                storage(format!("{e:?}"))
+            })?;
         *info = next.clone();
         Ok(next)
     }
 
     fn sync(&self) -> Result<(), LedgerError> {
+        self.file.sync()?;
         self.db.flush().map(|_| ()).map_err(storage)
     }
 
     fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
-        let Some(bytes) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
+        let Some(entry) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
             return Ok(None);
         };
-        Block::decode(bytes.as_ref())
+        let at = Location::from_bytes(&entry)
+            .ok_or_else(|| LedgerError::Corrupt(format!("index entry of block {number}")))?;
+        Block::decode(self.file.read(at)?.as_slice())
             .map(Some)
             .map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
     }
