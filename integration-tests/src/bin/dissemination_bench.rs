@@ -87,6 +87,67 @@ fn wait_height(net: &Network, peers: &[&str], h: u64, limit: Duration) {
     });
 }
 
+/// Where a block's time goes, per hop, from the provenance records (medians and p99s are printed).
+#[derive(Default)]
+struct Stages {
+    /// Cut → a leader's receipt from the orderer.
+    deliver: Vec<f64>,
+    /// A leader's receipt → its commit.
+    leader_commit: Vec<f64>,
+    /// The pusher's receipt → a follower's receipt.
+    push_hop: Vec<f64>,
+    /// A follower's receipt → its commit.
+    follower_commit: Vec<f64>,
+}
+
+impl Stages {
+    fn add(&mut self, cut: SystemTime, views: &[serde_json::Value]) {
+        let at = |v: &serde_json::Value, k: &str| parse(&v[k]);
+        let leaders: Vec<&serde_json::Value> =
+            views.iter().filter(|v| v["source"] == "orderer").collect();
+        for l in &leaders {
+            if let (Some(r), Some(c)) = (at(l, "received_at"), at(l, "committed_at")) {
+                self.deliver.push(ms(cut, r));
+                self.leader_commit.push(ms(r, c));
+            }
+        }
+        // Two peers per org and blocks never leave the org: a follower's pusher is its org's other peer.
+        for (i, f) in views.iter().enumerate() {
+            if f["source"] != "push" {
+                continue;
+            }
+            let (Some(r), Some(c)) = (at(f, "received_at"), at(f, "committed_at")) else {
+                continue;
+            };
+            self.follower_commit.push(ms(r, c));
+            if let Some(s) = at(&views[i ^ 1], "received_at") {
+                self.push_hop.push(ms(s, r));
+            }
+        }
+    }
+
+    fn print(&self) {
+        for (name, v) in [
+            ("cut -> leader received", &self.deliver),
+            ("leader received -> committed", &self.leader_commit),
+            (
+                "sender received -> follower received (push)",
+                &self.push_hop,
+            ),
+            ("follower received -> committed", &self.follower_commit),
+        ] {
+            if !v.is_empty() {
+                println!(
+                    "  {name}: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+                    percentile(v.clone(), 0.5),
+                    percentile(v.clone(), 0.99),
+                    v.len()
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     let env = [("USELEADERELECTION", "true"), ("ORGLEADER", "false")];
     let peer_env = env
@@ -120,6 +181,7 @@ fn main() {
     }
     wait_height(&net, &ALL, h0 + blocks, Duration::from_secs(600));
     let mut latencies = Vec::new();
+    let mut stages = Stages::default();
     for n in h0..h0 + blocks {
         let Some(cut) = parse(
             &net.ops_json(
@@ -130,10 +192,9 @@ fn main() {
         ) else {
             continue;
         };
-        let last = ALL
-            .iter()
-            .filter_map(|p| parse(&block(&net, p, n)["committed_at"]))
-            .max();
+        let views: Vec<serde_json::Value> = ALL.iter().map(|p| block(&net, p, n)).collect();
+        stages.add(cut, &views);
+        let last = views.iter().filter_map(|v| parse(&v["committed_at"])).max();
         if let Some(last) = last {
             latencies.push(ms(cut, last));
         }
@@ -145,6 +206,7 @@ fn main() {
         .filter(|n| block(&net, follower, *n)["source"] == "pull")
         .count();
     println!("dissemination: {} blocks measured", latencies.len());
+    stages.print();
 
     // 2. Failover: SIGKILL Org1's leader while blocks keep coming.
     let stop = Arc::new(AtomicBool::new(false));
@@ -226,9 +288,22 @@ fn main() {
         .max()
         .expect("committed");
     let catchup_rate = transferred.len() as f64 / (ms(first, last) / 1000.0);
+    // Copies the restarted follower fetched per block (1.0: no range was fetched twice).
+    let m = net.metrics(follower);
+    let fetched = m
+        .lines()
+        .filter(|l| l.contains("source=\"state_transfer\""))
+        .filter(|l| {
+            l.starts_with("gossip_blocks_received_total")
+                || l.starts_with("gossip_blocks_duplicate_total")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    let catchup_copies = fetched / transferred.len() as f64;
 
     // 4. A burst: the follower keeps pace with the orderer.
     let hb = height(&net, follower);
+    println!("burst: cutting 2000 blocks as fast as the orderer can...");
     let started = Instant::now();
     rt.block_on(b.send(20_000, 100, 16, None));
     wait_height(&net, &[follower], hb + 2000, Duration::from_secs(600));
@@ -241,6 +316,22 @@ fn main() {
         commits.iter().max().copied().unwrap(),
     );
     let burst = commits.len() as f64 / (ms(a, z) / 1000.0);
+    // The orderer's own pace over the same blocks: the follower cannot beat it.
+    let cuts: Vec<SystemTime> = (hb..end)
+        .filter_map(|n| {
+            let v = net
+                .ops_json(
+                    "orderer.example.com",
+                    &format!("/channels/mychannel/blocks/{n}"),
+                )
+                .unwrap_or_default();
+            parse(&v["cut_at"])
+        })
+        .collect();
+    let cut_rate = match (cuts.iter().min(), cuts.iter().max()) {
+        (Some(a), Some(z)) => cuts.len() as f64 / (ms(*a, *z) / 1000.0),
+        _ => 0.0,
+    };
     println!(
         "burst: {} blocks in {:.1} s of load",
         end - hb,
@@ -263,5 +354,7 @@ fn main() {
     println!("failover_ms: {failover:.1} ms");
     println!("catchup_start_ms: {:.1} ms", ms(restarted, first));
     println!("catchup_blocks_per_s: {catchup_rate:.0} blocks/s");
+    println!("catchup_copies_per_block: {catchup_copies:.2} copies");
     println!("follower_burst_blocks_per_s: {burst:.0} blocks/s");
+    println!("orderer_burst_blocks_per_s: {cut_rate:.0} blocks/s");
 }
