@@ -125,6 +125,9 @@ pub struct Gossip {
     pub max_connection_attempts: u32,
     pub msg_expiration_factor: u32,
     pub propagate_iterations: u32,
+    pub max_propagation_burst_size: usize,
+    #[serde(with = "weft_ops::config::duration")]
+    pub max_propagation_burst_latency: Duration,
     pub max_block_count_to_store: usize,
     #[serde(with = "weft_ops::config::duration")]
     pub digest_wait_time: Duration,
@@ -252,6 +255,8 @@ impl Default for Gossip {
             max_connection_attempts: core.max_connection_attempts,
             msg_expiration_factor: core.msg_expiration_factor,
             propagate_iterations: core.propagate_iterations,
+            max_propagation_burst_size: core.max_propagation_burst_size,
+            max_propagation_burst_latency: core.max_propagation_burst_latency,
             max_block_count_to_store: core.max_block_count_to_store,
             digest_wait_time: pull.digest_wait_time,
             request_wait_time: pull.request_wait_time,
@@ -279,6 +284,8 @@ impl Gossip {
             membership_tracker_interval: self.membership_tracker_interval,
             max_connection_attempts: self.max_connection_attempts,
             propagate_iterations: self.propagate_iterations,
+            max_propagation_burst_size: self.max_propagation_burst_size,
+            max_propagation_burst_latency: self.max_propagation_burst_latency,
             max_block_count_to_store: self.max_block_count_to_store,
             state_batch_size: self.state.batch_size,
             state_response_timeout: self.state.response_timeout,
@@ -499,6 +506,29 @@ mod tests {
         assert_eq!(p.gossip.external_endpoint, "peer0.org1.example.com:7051");
         assert_eq!(p.file_system_path, "/tmp/p");
         assert_eq!(r.config.operations.listen_address, "0.0.0.0:9444");
+    }
+
+    #[test]
+    fn push_burst_keys_have_fabrics_defaults_and_env_names() {
+        let d = load(None, env(&[]))
+            .unwrap()
+            .config
+            .peer
+            .gossip
+            .core_config();
+        assert_eq!(d.max_propagation_burst_size, 10);
+        assert_eq!(d.max_propagation_burst_latency, Duration::from_millis(10));
+        let r = load(
+            None,
+            env(&[
+                ("CORE_PEER_GOSSIP_MAXPROPAGATIONBURSTSIZE", "4"),
+                ("CORE_PEER_GOSSIP_MAXPROPAGATIONBURSTLATENCY", "25ms"),
+            ]),
+        )
+        .unwrap();
+        let c = r.config.peer.gossip.core_config();
+        assert_eq!(c.max_propagation_burst_size, 4);
+        assert_eq!(c.max_propagation_burst_latency, Duration::from_millis(25));
     }
 
     #[test]

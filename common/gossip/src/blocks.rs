@@ -7,6 +7,13 @@
 //! committed. Blocks never leave the org by push; state transfer serves any peer of an org in the channel.
 //! Where Fabric waits for its next `state.checkInterval`, weft requests a missing range as soon as a higher
 //! height is seen, from several peers at once.
+//!
+//! Push bursts (`maxPropagationBurstSize`, `maxPropagationBurstLatency`): Fabric's emitter holds every block
+//! until `burstSize` are waiting or the `burstLatency` tick comes, so each block waits up to 10 ms. weft sends a
+//! block at once when no push went out within the last `burstLatency`; blocks that follow closer than that wait
+//! and go out together, when `burstSize` are waiting or `burstLatency` after the previous push. The keys keep
+//! their meaning (a burst holds at most `burstSize` blocks, none waits longer than `burstLatency`), and an
+//! isolated block does not wait at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -69,6 +76,10 @@ pub struct Blocks {
     pub(crate) held: BTreeSet<u64>,
     /// Pushed blocks still to be sent: (envelope, sender to skip, iterations left).
     pub(crate) to_push: Vec<(Envelope, Option<PkiId>, u32)>,
+    /// When the last push went out.
+    pub(crate) pushed_at: Option<Instant>,
+    /// When the waiting pushes must go out.
+    pub(crate) push_due: Option<Instant>,
     /// State-transfer requests by nonce.
     pub(crate) inflight: BTreeMap<u64, InFlight>,
 }
@@ -106,18 +117,21 @@ impl<C: GossipCrypto> GossipCore<C> {
     /// A block this peer got from the orderer and verified: store it and push it to the org.
     pub fn block_from_orderer(
         &mut self,
+        now: Instant,
         channel: &str,
         seq: u64,
         data: Vec<u8>,
         trace: TraceContext,
     ) {
-        self.block_verified(channel, seq, data, None, Source::Orderer, trace);
+        self.block_verified(now, channel, seq, data, None, Source::Orderer, trace);
     }
 
     /// The driver verified block `seq` (received from `from` by `source`): store and forward it. `trace` is
     /// this peer's span for the block, carried by the copies it sends.
+    #[allow(clippy::too_many_arguments)]
     pub fn block_verified(
         &mut self,
+        now: Instant,
         channel: &str,
         seq: u64,
         data: Vec<u8>,
@@ -151,7 +165,13 @@ impl<C: GossipCrypto> GossipCore<C> {
         // catch-up, not news.
         if iterations > 0 && matches!(source, Source::Orderer | Source::Push) {
             b.to_push.push((env, from, iterations));
-            self.flush_pushes(channel);
+            let latency = self.config.max_propagation_burst_latency;
+            let quiet = b.pushed_at.is_none_or(|t| now >= t + latency);
+            if quiet || b.to_push.len() >= self.config.max_propagation_burst_size.max(1) {
+                self.flush_pushes(now, channel);
+            } else if b.push_due.is_none() {
+                b.push_due = b.pushed_at.map(|t| t + latency);
+            }
         }
     }
 
@@ -165,10 +185,33 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
     }
 
-    fn flush_pushes(&mut self, channel: &str) {
+    /// The earliest time waiting pushes must go out.
+    pub(crate) fn next_push_deadline(&self) -> Option<Instant> {
+        self.channels
+            .values()
+            .filter_map(|c| c.blocks.push_due)
+            .min()
+    }
+
+    /// Sends the pushes that are due.
+    pub(crate) fn push_timeouts(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.blocks.push_due.is_some_and(|d| now >= d))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for channel in due {
+            self.flush_pushes(now, &channel);
+        }
+    }
+
+    fn flush_pushes(&mut self, now: Instant, channel: &str) {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
+        ch.blocks.pushed_at = Some(now);
+        ch.blocks.push_due = None;
         let pushes = std::mem::take(&mut ch.blocks.to_push);
         let my_org = self.me.org.clone();
         let members: BTreeSet<PkiId> = self

@@ -31,6 +31,10 @@ pub struct GossipConfig {
     pub max_connection_attempts: u32,
     /// Times each pushed block is sent to a fresh random set of peers (`propagateIterations`; 0 disables push).
     pub propagate_iterations: u32,
+    /// Blocks pushed together at most (`maxPropagationBurstSize`).
+    pub max_propagation_burst_size: usize,
+    /// The longest a block waits to be pushed with others (`maxPropagationBurstLatency`).
+    pub max_propagation_burst_latency: Duration,
     /// Recent blocks kept for deduplication and pull (`maxBlockCountToStore`).
     pub max_block_count_to_store: usize,
     /// Blocks asked per state-transfer request (`state.batchSize`).
@@ -61,6 +65,8 @@ impl Default for GossipConfig {
             membership_tracker_interval: Duration::from_secs(5),
             max_connection_attempts: 120,
             propagate_iterations: 1,
+            max_propagation_burst_size: 10,
+            max_propagation_burst_latency: Duration::from_millis(10),
             max_block_count_to_store: 10,
             state_batch_size: 10,
             state_response_timeout: Duration::from_secs(3),

@@ -230,7 +230,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             .filter_map(|d| d.retry_at)
             .chain(self.next_state_deadline())
             .chain(self.next_election_deadline())
-            .chain(self.next_pull_deadline());
+            .chain(self.next_pull_deadline())
+            .chain(self.next_push_deadline());
         [
             t.alive,
             t.check,
@@ -286,6 +287,9 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
         if self.next_pull_deadline().is_some_and(|d| now >= d) {
             self.pull_timeouts(now);
+        }
+        if self.next_push_deadline().is_some_and(|d| now >= d) {
+            self.push_timeouts(now);
         }
     }
 

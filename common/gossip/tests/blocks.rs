@@ -65,6 +65,36 @@ fn pushed_blocks_reach_every_peer_of_the_org_in_order() {
 }
 
 #[test]
+fn an_isolated_block_is_pushed_at_once_and_close_ones_wait_for_the_burst() {
+    let config = GossipConfig {
+        max_propagation_burst_size: 3,
+        max_propagation_burst_latency: Duration::from_millis(10),
+        // Only push: state transfer would fetch a held block as soon as the leader's height is seen.
+        state_transfer: false,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 2);
+    let ms = Duration::from_millis;
+    // Nothing was pushed lately: block 0 goes at once (the link takes 1 ms).
+    sim.deliver(n[0], CH, 0, &block(0));
+    sim.run_for(ms(2));
+    assert_eq!(sim.nodes[n[1]].height(CH), 1);
+    // Block 1 follows 2 ms after a push: it waits for `burstLatency` after that push.
+    sim.deliver(n[0], CH, 1, &block(1));
+    sim.run_for(ms(6));
+    assert_eq!(sim.nodes[n[1]].height(CH), 1, "block 1 waits for the burst");
+    sim.run_for(ms(4));
+    assert_eq!(sim.nodes[n[1]].height(CH), 2, "sent 10 ms after block 0");
+    // Three close blocks fill a burst: they go at once.
+    for seq in 2..5 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+    }
+    sim.run_for(ms(2));
+    assert_eq!(sim.nodes[n[1]].height(CH), 5);
+}
+
+#[test]
 fn every_copy_carries_its_senders_trace_context() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = org1(&mut sim, 4);
@@ -199,8 +229,15 @@ fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
     for seq in 20..57 {
         let trace = Sim::trace_of("peer2");
         let node = &mut sim.nodes[n[2]];
-        node.core_mut()
-            .block_verified(CH, seq, block(seq), None, Source::StateTransfer, trace);
+        node.core_mut().block_verified(
+            now,
+            CH,
+            seq,
+            block(seq),
+            None,
+            Source::StateTransfer,
+            trace,
+        );
         node.accept(now, CH, seq, block(seq));
     }
     for seq in 0..57 {
@@ -231,10 +268,16 @@ fn a_block_the_committer_lets_go_is_fetched_again() {
     let mut sim = Sim::new(config);
     let n = org1(&mut sim, 2);
     // peer1 verified block 3, but its committer dropped it (no room): after `block_rejected` it is fetched again.
-    let trace = Sim::trace_of("peer1");
-    sim.nodes[n[1]]
-        .core_mut()
-        .block_verified(CH, 3, block(3), None, Source::StateTransfer, trace);
+    let (trace, now) = (Sim::trace_of("peer1"), sim.now);
+    sim.nodes[n[1]].core_mut().block_verified(
+        now,
+        CH,
+        3,
+        block(3),
+        None,
+        Source::StateTransfer,
+        trace,
+    );
     sim.nodes[n[1]].core_mut().block_rejected(CH, 3);
     for seq in 0..5 {
         sim.deliver(n[0], CH, seq, &block(seq));

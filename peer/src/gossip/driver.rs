@@ -196,7 +196,7 @@ impl Driver {
                 trace,
             } => {
                 self.core
-                    .block_verified(&channel, seq, data, from, source, trace);
+                    .block_verified(now, &channel, seq, data, from, source, trace);
             }
             Command::BlockRejected { channel, seq } => self.core.block_rejected(&channel, seq),
             Command::Yield { channel } => self.core.yield_leadership(now, &channel),

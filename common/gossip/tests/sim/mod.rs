@@ -361,7 +361,7 @@ impl Sim {
                     core.block_rejected(channel, *seq);
                 } else {
                     let from = Some(from.clone());
-                    core.block_verified(channel, *seq, data.clone(), from, *source, trace);
+                    core.block_verified(now, channel, *seq, data.clone(), from, *source, trace);
                     node.accept(now, channel, *seq, data.clone());
                 }
                 true
@@ -404,7 +404,7 @@ impl Sim {
         node.accept(now, channel, seq, data.to_vec());
         let trace = Sim::trace_of(&node.name);
         node.core_mut()
-            .block_from_orderer(channel, seq, data.to_vec(), trace);
+            .block_from_orderer(now, channel, seq, data.to_vec(), trace);
         self.pump();
     }
 
