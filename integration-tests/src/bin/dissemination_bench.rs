@@ -269,6 +269,7 @@ fn main() {
     let target = height(&net, &org2_leader);
     // Taken before the launch: `start_peer` returns only once `/healthz` answers, and state transfer may
     // already have begun by then.
+    println!("restarting {follower}, {} blocks behind...", target - hs);
     let restarted = SystemTime::now();
     net.start_peer(follower).expect("restart follower");
     wait_height(&net, &[follower], target, Duration::from_secs(600));
