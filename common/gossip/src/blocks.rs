@@ -93,6 +93,31 @@ impl Blocks {
     pub(crate) fn has(&self, n: u64) -> bool {
         self.window.contains_key(&n) || self.held.contains(&n) || self.verifying.contains(&n)
     }
+
+    /// The first block from `n` on that is not here. Walks runs in order rather than looking each number up:
+    /// behind a gap, up to [`MAX_HELD`] blocks may be held, and the planner runs on every message.
+    fn first_missing(&self, mut n: u64) -> u64 {
+        loop {
+            let from = n;
+            n = past_run(self.held.range(n..).copied(), n);
+            n = past_run(self.verifying.range(n..).copied(), n);
+            n = past_run(self.window.range(n..).map(|(k, _)| *k), n);
+            if n == from {
+                return n;
+            }
+        }
+    }
+}
+
+/// The first number from `n` on that `ascending` (numbers from `n` on, in order) does not hold.
+fn past_run(ascending: impl Iterator<Item = u64>, mut n: u64) -> u64 {
+    for k in ascending {
+        if k != n {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 const CHAN_AND_ORG: gossip_message::Tag = gossip_message::Tag::ChanAndOrg;
@@ -320,7 +345,14 @@ impl<C: GossipCrypto> GossipCore<C> {
             .saturating_sub(b.inflight.len());
         while next < best && requests.len() < free {
             if covered(next) {
-                next += 1;
+                next = match b
+                    .inflight
+                    .values()
+                    .find(|r| r.start <= next && next <= r.end)
+                {
+                    Some(r) => r.end + 1,
+                    None => b.first_missing(next),
+                };
                 continue;
             }
             // A range stops before the first block already here.
@@ -538,5 +570,22 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
         self.plan_state_transfer(now, &channel);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_missing_skips_runs_across_the_sets() {
+        let mut b = Blocks::default();
+        b.held.extend([3, 4, 5, 9]);
+        b.verifying.insert(6);
+        b.window.insert(7, Envelope::default());
+        assert_eq!(b.first_missing(2), 2);
+        assert_eq!(b.first_missing(3), 8);
+        assert_eq!(b.first_missing(9), 10);
+        assert!((3..8).all(|n| b.has(n)) && !b.has(8));
     }
 }

@@ -267,6 +267,10 @@ fn main() {
     rt.block_on(b.send(20_000, 100, 8, None));
     wait_height(&net, &[&org2_leader], hs + 2000, Duration::from_secs(600));
     let target = height(&net, &org2_leader);
+    // The rest of the network is at the head before the follower comes back: the figure is the follower's
+    // catch-up, not the other peers finishing the same blocks on the same two cores.
+    let others: Vec<&str> = ALL.iter().copied().filter(|p| *p != follower).collect();
+    wait_height(&net, &others, target, Duration::from_secs(600));
     // Taken before the launch: `start_peer` returns only once `/healthz` answers, and state transfer may
     // already have begun by then.
     println!("restarting {follower}, {} blocks behind...", target - hs);
