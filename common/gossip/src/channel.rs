@@ -3,7 +3,10 @@
 //!
 //! A peer counts as a member of the channel only if it is alive, its org is in the channel config, and we hold a
 //! valid StateInfo for it. StateInfo is published as soon as it changes (Fabric waits for the next
-//! `publishStateInfoInterval` check) and exchanged at once with every new connection.
+//! `publishStateInfoInterval` check) and exchanged at once with every new connection. Each publication is
+//! signed here and verified by every receiver, so changes closer than `state_info_min_gap` to the last one go
+//! out together at the end of that gap: a peer committing a thousand blocks a second would otherwise spend its
+//! CPU, and everyone else's, on signatures of heights that are stale a millisecond later.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -35,6 +38,9 @@ pub struct Channel {
     pub height: u64,
     pub left: bool,
     dirty: bool,
+    /// When our StateInfo was last published, and when the pending change must go out.
+    published_at: Option<Instant>,
+    publish_due: Option<Instant>,
     own: Option<Envelope>,
     /// Verified StateInfo per peer: timestamp, envelope, properties.
     infos: BTreeMap<PkiId, (PeerTime, Envelope, Properties)>,
@@ -87,6 +93,8 @@ impl<C: GossipCrypto> GossipCore<C> {
                 height: 0,
                 left: false,
                 dirty: true,
+                published_at: None,
+                publish_due: None,
                 own: None,
                 infos: BTreeMap::new(),
                 reported: BTreeSet::new(),
@@ -128,7 +136,13 @@ impl<C: GossipCrypto> GossipCore<C> {
         if ch.height != height {
             ch.height = height;
             ch.dirty = true;
-            self.publish_state_info(now, channel);
+            let gap = self.config.state_info_min_gap;
+            match ch.published_at {
+                Some(t) if now < t + gap => {
+                    ch.publish_due.get_or_insert(t + gap);
+                }
+                _ => self.publish_state_info(now, channel),
+            }
         }
         self.blocks_height(now, channel, height);
     }
@@ -177,6 +191,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             return;
         };
         ch.dirty = false;
+        ch.published_at = Some(now);
+        ch.publish_due = None;
         let si = StateInfo {
             timestamp: Some(time.into()),
             pki_id: self.me.pki_id.0.clone(),
@@ -208,9 +224,26 @@ impl<C: GossipCrypto> GossipCore<C> {
                     p.party(),
                 )
         });
-        let _ = now;
         for t in targets {
             self.send(&t, env.clone());
+        }
+    }
+
+    /// When a held-back StateInfo must go out.
+    pub(crate) fn next_state_info_deadline(&self) -> Option<Instant> {
+        self.channels.values().filter_map(|c| c.publish_due).min()
+    }
+
+    /// Publishes the held-back StateInfos that are due.
+    pub(crate) fn state_info_timeouts(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .channels
+            .values()
+            .filter(|c| c.publish_due.is_some_and(|d| now >= d))
+            .map(|c| c.name.clone())
+            .collect();
+        for ch in due {
+            self.publish_state_info(now, &ch);
         }
     }
 

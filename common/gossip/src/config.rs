@@ -25,6 +25,9 @@ pub struct GossipConfig {
     pub request_state_info_interval: Duration,
     /// StateInfo publish check period (`publishStateInfoInterval`).
     pub publish_state_info_interval: Duration,
+    /// Height changes closer than this to the last published StateInfo wait for its end and go out together
+    /// (weft: StateInfo is published at once, but not once per block under load).
+    pub state_info_min_gap: Duration,
     /// Membership diff/log period (`membershipTrackerInterval`).
     pub membership_tracker_interval: Duration,
     /// Bootstrap connection attempts (`maxConnectionAttempts`).
@@ -62,6 +65,7 @@ impl Default for GossipConfig {
             publish_cert_period: Duration::from_secs(10),
             request_state_info_interval: Duration::from_secs(4),
             publish_state_info_interval: Duration::from_secs(4),
+            state_info_min_gap: Duration::from_millis(10),
             membership_tracker_interval: Duration::from_secs(5),
             max_connection_attempts: 120,
             propagate_iterations: 1,

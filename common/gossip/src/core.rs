@@ -231,7 +231,8 @@ impl<C: GossipCrypto> GossipCore<C> {
             .chain(self.next_state_deadline())
             .chain(self.next_election_deadline())
             .chain(self.next_pull_deadline())
-            .chain(self.next_push_deadline());
+            .chain(self.next_push_deadline())
+            .chain(self.next_state_info_deadline());
         [
             t.alive,
             t.check,
@@ -290,6 +291,9 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
         if self.next_push_deadline().is_some_and(|d| now >= d) {
             self.push_timeouts(now);
+        }
+        if self.next_state_info_deadline().is_some_and(|d| now >= d) {
+            self.state_info_timeouts(now);
         }
     }
 

@@ -51,6 +51,8 @@ fn pushed_blocks_reach_every_peer_of_the_org_in_order() {
         sim.deliver(n[0], CH, seq, &block(seq));
         sim.run_for(Duration::from_millis(5));
     }
+    // Blocks 5 ms apart go out in bursts, each within `maxPropagationBurstLatency` (10 ms) of the last push.
+    sim.run_for(Duration::from_millis(15));
     for &i in &n {
         assert_eq!(sim.nodes[i].height(CH), 20, "{}", sim.nodes[i].name);
         assert_eq!(sim.nodes[i].ledger[CH][7], block(7));

@@ -195,6 +195,49 @@ fn heights_travel_in_state_info_at_once() {
 }
 
 #[test]
+fn heights_that_change_faster_than_the_gap_are_published_together() {
+    let mut sim = Sim::new(GossipConfig::default());
+    let n = first_network(&mut sim, true);
+    join_all(&mut sim, &n, "mychannel", &[anchor_org1()]);
+    sim.run_for(Duration::from_millis(50));
+    // Distinct StateInfos of peer1 that reached peer0 (directly or relayed).
+    let pki = sim.nodes[n[1]].pki();
+    let state_infos = |sim: &Sim| {
+        sim.nodes[n[0]]
+            .received
+            .iter()
+            .filter_map(|e| match weft_gossip::message::open(e).ok()?.content? {
+                weft_wire::gossip::gossip_message::Content::StateInfo(si) if si.pki_id == pki.0 => {
+                    Some(si.timestamp.map(|t| (t.inc_num, t.seq_num)))
+                }
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    let before = state_infos(&sim);
+    // 100 commits within 1 ms: the first height goes out at once, the rest once, 10 ms later.
+    for h in 1..=100 {
+        let now = sim.now;
+        sim.nodes[n[1]]
+            .core_mut()
+            .update_height(now, "mychannel", h);
+        sim.run_for(Duration::from_micros(10));
+    }
+    sim.run_for(Duration::from_millis(15));
+    let view = sim.nodes[n[0]].core().channel_members("mychannel").unwrap();
+    assert_eq!(
+        view.iter().find(|m| m.pki_id == pki).map(|m| m.height),
+        Some(100)
+    );
+    assert_eq!(
+        state_infos(&sim) - before,
+        2,
+        "one at once, one for the rest"
+    );
+}
+
+#[test]
 fn a_peer_in_another_channel_never_sees_the_channel_name() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = first_network(&mut sim, true);
