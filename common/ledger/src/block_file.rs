@@ -39,7 +39,8 @@ impl Location {
         })
     }
 
-    fn end(self) -> u64 {
+    /// Where the next block goes.
+    pub fn end(self) -> u64 {
         self.offset + self.len
     }
 }

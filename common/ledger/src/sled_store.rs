@@ -84,7 +84,7 @@ impl SledStore {
         };
         let indexed_end = match blocks.last().map_err(storage)? {
             Some((_, v)) => Location::from_bytes(&v)
-                .map(|l| l.offset + l.len)
+                .map(Location::end)
                 .ok_or_else(|| LedgerError::Corrupt("block index entry".into()))?,
             None => 0,
         };
@@ -172,15 +172,13 @@ impl BlockStore for SledStore {
         self.db.flush().map(|_| ()).map_err(storage)
     }
 
-    fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
+    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError> {
         let Some(entry) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
             return Ok(None);
         };
         let at = Location::from_bytes(&entry)
             .ok_or_else(|| LedgerError::Corrupt(format!("index entry of block {number}")))?;
-        Block::decode(self.file.read(at)?.as_slice())
-            .map(Some)
-            .map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
+        self.file.read(at).map(Some)
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {

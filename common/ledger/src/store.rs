@@ -1,5 +1,6 @@
 //! What a node needs from its block store, independent of the database behind it.
 
+use prost::Message;
 use weft_wire::common::Block;
 
 /// Why a ledger operation failed. An append that fails leaves the store as it was.
@@ -80,8 +81,18 @@ pub trait BlockStore: Send + Sync {
     /// Waits until everything appended is on disk.
     fn sync(&self) -> Result<(), LedgerError>;
 
+    /// The block with this number, serialized as it was appended (what state transfer sends as is).
+    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError>;
+
     /// The block with this number.
-    fn block(&self, number: u64) -> Result<Option<Block>, LedgerError>;
+    fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
+        let Some(bytes) = self.block_bytes(number)? else {
+            return Ok(None);
+        };
+        Block::decode(bytes.as_slice())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
+    }
 
     /// Where a transaction id was committed.
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError>;
