@@ -35,8 +35,8 @@ pub struct ChannelState {
     height: watch::Sender<u64>,
     // One committer at a time: appends must see the height they verified against.
     commit_lock: Mutex<()>,
-    /// Verified blocks ahead of the height, by number, with whether their signature was checked.
-    pending: Mutex<std::collections::BTreeMap<u64, (Block, bool)>>,
+    /// Verified blocks ahead of the height, by number.
+    pending: Mutex<std::collections::BTreeMap<u64, Block>>,
 }
 
 impl std::fmt::Debug for ChannelState {
@@ -131,16 +131,12 @@ impl ChannelState {
     /// Takes a block from any source: one below the height is a duplicate and ignored; one above it waits (up
     /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later). Then whoever holds the
     /// commit lock commits every waiting block that follows the height, its own and those other callers queued
-    /// meanwhile, and flushes once for all of them: under load, commits group. `signature_checked`: the
-    /// orderer's signature was already verified (gossip intake verifies once, before forwarding).
+    /// meanwhile, and flushes once for all of them: under load, commits group. The caller verified the block
+    /// itself (data hash and orderer signature, [`block::verify`]: once, before forwarding it); here only its
+    /// place in the chain is checked.
     ///
     /// Fails only when this caller's own block is refused; other refused blocks are reported as dropped.
-    pub fn accept(
-        &self,
-        block: Block,
-        signature_checked: bool,
-        now: i64,
-    ) -> Result<Accepted, CommitError> {
+    pub fn accept(&self, block: Block, now: i64) -> Result<Accepted, CommitError> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         let mut out = Accepted::default();
         {
@@ -152,15 +148,15 @@ impl ChannelState {
                 out.dropped.push(number);
                 return Ok(out);
             }
-            pending.insert(number, (block, signature_checked));
+            pending.insert(number, block);
         }
         let _guard = self.commit_lock.lock().expect("commit lock");
         let mut refused = None;
         loop {
             let height = self.ledger.info().height;
             let next = self.pending.lock().expect("pending lock").remove(&height);
-            let Some((next, checked)) = next else { break };
-            match self.commit_locked(next, now, checked) {
+            let Some(next) = next else { break };
+            match self.commit_locked(next, now, true) {
                 Ok(c) => out.committed.push(c),
                 Err(e) => {
                     out.dropped.push(height);
@@ -203,24 +199,12 @@ impl ChannelState {
         &self,
         block: Block,
         now: i64,
-        signature_checked: bool,
+        verified: bool,
     ) -> Result<Committed, CommitError> {
         let info = self.ledger.info();
         let bundle = self.bundle();
-        if signature_checked {
-            let n = block::check_data_hash(&block)?;
-            if n != info.height {
-                return Err(block::BlockError::WrongNumber {
-                    expected: info.height,
-                    got: n,
-                }
-                .into());
-            }
-            if block.header.as_ref().map(|h| h.previous_hash.as_slice())
-                != Some(info.current_hash.as_slice())
-            {
-                return Err(block::BlockError::BrokenChain { number: n }.into());
-            }
+        if verified {
+            block::check_link(&block, info.height, &info.current_hash)?;
         } else {
             block::verify_next(&block, info.height, &info.current_hash, &bundle, now)?;
         }

@@ -159,20 +159,12 @@ async fn session(
         let span = tracing::info_span!("receive_block", channel = %state.id, block = number as i64, source = "orderer", from = %address);
         weft_ops::trace::set_parent(&span, &trace);
         // Verify once, push to the org at once, then commit: followers need not wait for our disk.
-        let checked = span.in_scope(|| {
-            weft_crypto::block::check_data_hash(&block).and_then(|_| {
-                weft_crypto::block::check_signature(&block, &state.bundle(), crate::now_unix())
-            })
-        });
-        if let Err(e) = checked {
+        if let Err(e) = span.in_scope(|| node.verify_once(state, &block)) {
             metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone()).increment(1);
             tracing::warn!(target: "deliveryClient", channel = %state.id, orderer = %address, block = number,
                 error = %e, "refused block from the ordering service");
             conn.close("refused block");
             return Ok(progressed);
-        }
-        if let Some(h) = block.header.as_ref() {
-            node.verified.add(weft_crypto::block::header_hash(h));
         }
         let mine = weft_ops::trace::inject(&span);
         drop(span);
@@ -188,7 +180,7 @@ async fn session(
             .record(&state.id, number, Source::Orderer, None, mine);
         // Validation and the ledger write are CPU and disk work: off the async workers.
         let (n, st) = (node.clone(), state.clone());
-        let committed = tokio::task::spawn_blocking(move || n.commit(&st, block, true))
+        let committed = tokio::task::spawn_blocking(move || n.commit(&st, block))
             .await
             .map_err(|e| ClientError::Transport(format!("commit task: {e}")))?;
         match committed {

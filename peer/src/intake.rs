@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
-use weft_crypto::block;
 use weft_gossip::blocks::{Source, TraceContext};
 use weft_ledger::BlockStore;
 use weft_wire::Message;
@@ -25,7 +24,7 @@ pub struct Verified(Mutex<HashSet<[u8; 32]>>);
 const VERIFIED: usize = 100_000;
 
 impl Verified {
-    fn seen(&self, hash: &[u8; 32]) -> bool {
+    pub fn seen(&self, hash: &[u8; 32]) -> bool {
         self.0.lock().expect("verified lock").contains(hash)
     }
 
@@ -73,14 +72,14 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                     };
                     let blocks = (start..=end)
                         .map_while(|n| {
-                            ch.ledger.block(n).ok().flatten().map(|b| {
+                            ch.ledger.block_bytes(n).ok().flatten().map(|b| {
                                 // The copy continues the block's trace from this peer's receipt.
                                 let trace = node
                                     .provenance
                                     .get(&channel, n)
                                     .map(|r| r.trace)
                                     .unwrap_or_default();
-                                (n, b.encode_to_vec(), trace)
+                                (n, b, trace)
                             })
                         })
                         .collect();
@@ -120,14 +119,8 @@ fn intake(
         Ok(_) => return refuse(format!("the block is not number {seq}")),
         Err(e) => return refuse(format!("malformed block: {e}")),
     };
-    let hash = block::header_hash(block.header.as_ref().expect("checked"));
-    if !node.verified.seen(&hash) {
-        let checked = block::check_data_hash(&block)
-            .and_then(|_| block::check_signature(&block, &ch.bundle(), crate::now_unix()));
-        if let Err(e) = checked {
-            return refuse(e.to_string());
-        }
-        node.verified.add(hash);
+    if let Err(e) = node.verify_once(&ch, &block) {
+        return refuse(e.to_string());
     }
     metrics::counter!("gossip_blocks_received_total", "channel" => channel.to_string(), "source" => source.as_str()).increment(1);
     let mine = weft_ops::trace::inject(&span);
@@ -136,7 +129,7 @@ fn intake(
     node.gossip
         .block_verified(channel, seq, data, Some(from), source, mine);
     drop(receive);
-    if let Err(e) = node.commit(&ch, block, true) {
+    if let Err(e) = node.commit(&ch, block) {
         tracing::warn!(target: "committer", %channel, block = seq, error = %e, "could not commit a gossiped block");
     }
 }

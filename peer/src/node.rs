@@ -235,14 +235,28 @@ impl PeerNode {
         self.gossip.join(bundle);
     }
 
-    /// Commits `block` (from any source) through the channel's in-order buffer, and tells gossip and the
-    /// provenance records what committed.
-    pub fn commit(
+    /// Verifies a block once, whatever path it came by: data hash and the orderer's signature against `ch`'s
+    /// config; a block whose header hash was verified before is not verified again.
+    pub fn verify_once(
         &self,
         ch: &ChannelState,
-        block: Block,
-        signature_checked: bool,
-    ) -> Result<(), CommitError> {
+        block: &Block,
+    ) -> Result<(), weft_crypto::block::BlockError> {
+        let header = block
+            .header
+            .as_ref()
+            .ok_or(weft_crypto::block::BlockError::Incomplete)?;
+        let hash = weft_crypto::block::header_hash(header);
+        if !self.verified.seen(&hash) {
+            weft_crypto::block::verify(block, &ch.bundle(), crate::now_unix())?;
+            self.verified.add(hash);
+        }
+        Ok(())
+    }
+
+    /// Commits a block verified by [`PeerNode::verify_once`] through the channel's in-order buffer, and tells
+    /// gossip and the provenance records what committed.
+    pub fn commit(&self, ch: &ChannelState, block: Block) -> Result<(), CommitError> {
         // Validation and the ledger write, continuing the block's trace from this peer's receipt of it.
         let number = block.header.as_ref().map_or(0, |h| h.number);
         let span = tracing::info_span!("commit_block", channel = %ch.id, block = number as i64);
@@ -251,7 +265,7 @@ impl PeerNode {
         }
         let _commit = span.enter();
         let started = std::time::Instant::now();
-        let accepted = ch.accept(block, signature_checked, crate::now_unix());
+        let accepted = ch.accept(block, crate::now_unix());
         let (committed, dropped) = match accepted {
             Ok(a) => (a.committed, a.dropped),
             Err(e) => {

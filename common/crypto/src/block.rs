@@ -163,6 +163,33 @@ pub fn check_signature(block: &Block, bundle: &ChannelBundle, now: i64) -> Resul
         })
 }
 
+/// A block's own integrity and its orderer's signature: data hash, then the signature against `bundle`'s
+/// BlockValidation policy at `now`. Returns its number.
+pub fn verify(block: &Block, bundle: &ChannelBundle, now: i64) -> Result<u64, BlockError> {
+    let number = check_data_hash(block)?;
+    check_signature(block, bundle, now)?;
+    Ok(number)
+}
+
+/// That a block is number `expected_number` and names `previous_hash` as its predecessor.
+pub fn check_link(
+    block: &Block,
+    expected_number: u64,
+    previous_hash: &[u8],
+) -> Result<(), BlockError> {
+    let h = block.header.as_ref().ok_or(BlockError::Incomplete)?;
+    if h.number != expected_number {
+        return Err(BlockError::WrongNumber {
+            expected: expected_number,
+            got: h.number,
+        });
+    }
+    if h.previous_hash != previous_hash {
+        return Err(BlockError::BrokenChain { number: h.number });
+    }
+    Ok(())
+}
+
 /// Full verification of the next block of a chain: number, previous hash, data hash and orderer signature.
 pub fn verify_next(
     block: &Block,
@@ -171,17 +198,8 @@ pub fn verify_next(
     bundle: &ChannelBundle,
     now: i64,
 ) -> Result<(), BlockError> {
-    let number = check_data_hash(block)?;
-    if number != expected_number {
-        return Err(BlockError::WrongNumber {
-            expected: expected_number,
-            got: number,
-        });
-    }
-    let h = block.header.as_ref().ok_or(BlockError::Incomplete)?;
-    if h.previous_hash != previous_hash {
-        return Err(BlockError::BrokenChain { number });
-    }
+    check_data_hash(block)?;
+    check_link(block, expected_number, previous_hash)?;
     check_signature(block, bundle, now)
 }
 
