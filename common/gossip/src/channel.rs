@@ -37,8 +37,7 @@ pub struct Channel {
     pub anchors: Vec<Anchor>,
     pub height: u64,
     pub left: bool,
-    dirty: bool,
-    /// When our StateInfo was last published, and when the pending change must go out.
+    /// When our StateInfo was last published, and when a change held back since must go out.
     published_at: Option<Instant>,
     publish_due: Option<Instant>,
     own: Option<Envelope>,
@@ -92,7 +91,6 @@ impl<C: GossipCrypto> GossipCore<C> {
                 anchors: Vec::new(),
                 height: 0,
                 left: false,
-                dirty: true,
                 published_at: None,
                 publish_due: None,
                 own: None,
@@ -135,7 +133,6 @@ impl<C: GossipCrypto> GossipCore<C> {
         };
         if ch.height != height {
             ch.height = height;
-            ch.dirty = true;
             let gap = self.config.state_info_min_gap;
             match ch.published_at {
                 Some(t) if now < t + gap => {
@@ -190,7 +187,6 @@ impl<C: GossipCrypto> GossipCore<C> {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
-        ch.dirty = false;
         ch.published_at = Some(now);
         ch.publish_due = None;
         let si = StateInfo {
@@ -234,27 +230,16 @@ impl<C: GossipCrypto> GossipCore<C> {
         self.channels.values().filter_map(|c| c.publish_due).min()
     }
 
-    /// Publishes the held-back StateInfos that are due.
-    pub(crate) fn state_info_timeouts(&mut self, now: Instant) {
+    /// Publishes held-back StateInfos: those due at `now`, or with `all` (the `publishStateInfoInterval`
+    /// check) every one.
+    pub(crate) fn publish_held_state_info(&mut self, now: Instant, all: bool) {
         let due: Vec<String> = self
             .channels
             .values()
-            .filter(|c| c.publish_due.is_some_and(|d| now >= d))
+            .filter(|c| c.publish_due.is_some_and(|d| all || now >= d))
             .map(|c| c.name.clone())
             .collect();
         for ch in due {
-            self.publish_state_info(now, &ch);
-        }
-    }
-
-    pub(crate) fn publish_dirty_state_info(&mut self, now: Instant) {
-        let dirty: Vec<String> = self
-            .channels
-            .values()
-            .filter(|c| c.dirty)
-            .map(|c| c.name.clone())
-            .collect();
-        for ch in dirty {
             self.publish_state_info(now, &ch);
         }
     }

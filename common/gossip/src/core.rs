@@ -273,7 +273,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
         if now >= self.timers.state_publish {
             self.timers.state_publish = now + self.config.publish_state_info_interval;
-            self.publish_dirty_state_info(now);
+            self.publish_held_state_info(now, true);
         }
         if now >= self.timers.tracker {
             self.timers.tracker = now + self.config.membership_tracker_interval;
@@ -293,7 +293,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             self.push_timeouts(now);
         }
         if self.next_state_info_deadline().is_some_and(|d| now >= d) {
-            self.state_info_timeouts(now);
+            self.publish_held_state_info(now, false);
         }
     }
 
