@@ -27,6 +27,7 @@ const P1O1: &str = "peer1.org1.example.com";
 const P0O2: &str = "peer0.org2.example.com";
 const P1O2: &str = "peer1.org2.example.com";
 const ALL: [&str; 4] = [P0O1, P1O1, P0O2, P1O2];
+const ORDERER: &str = "orderer.example.com";
 
 fn parse(t: &serde_json::Value) -> Option<SystemTime> {
     let s = t.as_str()?;
@@ -42,9 +43,11 @@ fn ms(a: SystemTime, b: SystemTime) -> f64 {
     )
 }
 
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+/// p50 and p99, sorting once.
+fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
+    let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    (at(0.5), at(0.99))
 }
 
 fn block(net: &Network, node: &str, n: u64) -> serde_json::Value {
@@ -65,9 +68,10 @@ fn leader_of(net: &Network, peers: &[&str]) -> String {
     })
 }
 
-fn metric_sum(text: &str, name: &str) -> f64 {
+/// The sum of `name`'s samples on mychannel whose labels include `label` (empty: all).
+fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
     text.lines()
-        .filter(|l| l.starts_with(name) && l.contains("mychannel"))
+        .filter(|l| l.starts_with(name) && l.contains("mychannel") && l.contains(label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -137,10 +141,9 @@ impl Stages {
             ("follower received -> committed", &self.follower_commit),
         ] {
             if !v.is_empty() {
+                let (p50, p99) = percentiles(v.clone());
                 println!(
-                    "  {name}: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
-                    percentile(v.clone(), 0.5),
-                    percentile(v.clone(), 0.99),
+                    "  {name}: p50 {p50:.1} ms, p99 {p99:.1} ms ({} samples)",
                     v.len()
                 );
             }
@@ -182,17 +185,16 @@ fn main() {
     wait_height(&net, &ALL, h0 + blocks, Duration::from_secs(600));
     let mut latencies = Vec::new();
     let mut stages = Stages::default();
+    let follower_at = ALL.iter().position(|p| *p == follower).expect("a peer");
+    let mut pulled = 0;
     for n in h0..h0 + blocks {
-        let Some(cut) = parse(
-            &net.ops_json(
-                "orderer.example.com",
-                &format!("/channels/mychannel/blocks/{n}"),
-            )
-            .unwrap_or_default()["cut_at"],
-        ) else {
+        let views: Vec<serde_json::Value> = ALL.iter().map(|p| block(&net, p, n)).collect();
+        if views[follower_at]["source"] == "pull" {
+            pulled += 1;
+        }
+        let Some(cut) = parse(&block(&net, ORDERER, n)["cut_at"]) else {
             continue;
         };
-        let views: Vec<serde_json::Value> = ALL.iter().map(|p| block(&net, p, n)).collect();
         stages.add(cut, &views);
         let last = views.iter().filter_map(|v| parse(&v["committed_at"])).max();
         if let Some(last) = last {
@@ -200,11 +202,8 @@ fn main() {
         }
     }
     let m = net.metrics(follower);
-    let copies = metric_sum(&m, "gossip_blocks_received_total")
-        + metric_sum(&m, "gossip_blocks_duplicate_total");
-    let pulled = (h0..h0 + blocks)
-        .filter(|n| block(&net, follower, *n)["source"] == "pull")
-        .count();
+    let copies = metric_sum(&m, "gossip_blocks_received_total", "")
+        + metric_sum(&m, "gossip_blocks_duplicate_total", "");
     println!("dissemination: {} blocks measured", latencies.len());
     stages.print();
 
@@ -295,15 +294,9 @@ fn main() {
     let catchup_rate = transferred.len() as f64 / (ms(first, last) / 1000.0);
     // Copies the restarted follower fetched per block (1.0: no range was fetched twice).
     let m = net.metrics(follower);
-    let fetched = m
-        .lines()
-        .filter(|l| l.contains("source=\"state_transfer\""))
-        .filter(|l| {
-            l.starts_with("gossip_blocks_received_total")
-                || l.starts_with("gossip_blocks_duplicate_total")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>();
+    let transfer = "source=\"state_transfer\"";
+    let fetched = metric_sum(&m, "gossip_blocks_received_total", transfer)
+        + metric_sum(&m, "gossip_blocks_duplicate_total", transfer);
     let catchup_copies = fetched / transferred.len() as f64;
 
     // 4. A burst: the follower keeps pace with the orderer.
@@ -323,15 +316,7 @@ fn main() {
     let burst = commits.len() as f64 / (ms(a, z) / 1000.0);
     // The orderer's own pace over the same blocks: the follower cannot beat it.
     let cuts: Vec<SystemTime> = (hb..end)
-        .filter_map(|n| {
-            let v = net
-                .ops_json(
-                    "orderer.example.com",
-                    &format!("/channels/mychannel/blocks/{n}"),
-                )
-                .unwrap_or_default();
-            parse(&v["cut_at"])
-        })
+        .filter_map(|n| parse(&block(&net, ORDERER, n)["cut_at"]))
         .collect();
     let cut_rate = match (cuts.iter().min(), cuts.iter().max()) {
         (Some(a), Some(z)) => cuts.len() as f64 / (ms(*a, *z) / 1000.0),
@@ -343,14 +328,9 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    println!(
-        "dissemination_p50_ms: {:.1} ms",
-        percentile(latencies.clone(), 0.5)
-    );
-    println!(
-        "dissemination_p99_ms: {:.1} ms",
-        percentile(latencies, 0.99)
-    );
+    let (p50, p99) = percentiles(latencies);
+    println!("dissemination_p50_ms: {p50:.1} ms");
+    println!("dissemination_p99_ms: {p99:.1} ms");
     println!(
         "gossip_copies_per_block_follower: {:.2} copies",
         copies / blocks as f64

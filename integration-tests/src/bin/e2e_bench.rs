@@ -293,27 +293,7 @@ fn main() {
     net.byfn();
     let p1 = net.peer(ORG1).clone();
     let p2 = net.peer(ORG2).clone();
-    net.cli(
-        ORG1,
-        &[
-            "lifecycle",
-            "chaincode",
-            "commit",
-            "-C",
-            CHANNEL,
-            "-n",
-            CHAINCODE,
-            "-v",
-            "1.0",
-            "--sequence",
-            "1",
-            "--peerAddresses",
-            &p1.address(),
-            "--peerAddresses",
-            &p2.address(),
-            "--waitForEvent",
-        ],
-    );
+    net.define(CHAINCODE, 1, None);
     println!("network up, {CHAINCODE} defined on {CHANNEL}");
 
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -121,50 +121,9 @@ impl Network {
     /// byfn's steps: create mychannel, join all four peers, update both orgs' anchor peers, and wait until
     /// every peer has committed the three blocks.
     pub fn byfn(&self) {
-        let art = |f: &str| {
-            self.path(&format!("channel-artifacts/{f}"))
-                .display()
-                .to_string()
-        };
-        let block = art("mychannel.block");
-        self.cli_orderer(
-            "peer0.org1.example.com",
-            &[
-                "channel",
-                "create",
-                "-c",
-                CHANNEL,
-                "-f",
-                &art("channel.tx"),
-                "--outputBlock",
-                &block,
-            ],
-        );
-        for p in &self.peers {
-            self.cli(&p.name, &["channel", "join", "-b", &block]);
-        }
-        self.cli_orderer(
-            "peer0.org1.example.com",
-            &[
-                "channel",
-                "update",
-                "-c",
-                CHANNEL,
-                "-f",
-                &art("Org1MSPanchors.tx"),
-            ],
-        );
-        self.cli_orderer(
-            "peer0.org2.example.com",
-            &[
-                "channel",
-                "update",
-                "-c",
-                CHANNEL,
-                "-f",
-                &art("Org2MSPanchors.tx"),
-            ],
-        );
+        self.create_and_join();
+        self.anchor_update(1);
+        self.anchor_update(2);
         self.wait_all_at(3);
     }
 
