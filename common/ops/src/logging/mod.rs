@@ -51,20 +51,21 @@ impl LogHandle {
     /// owning the process's logging. `set_spec` validates and records specs as usual.
     pub fn detached(spec: &str) -> Result<Self, LogSpecError> {
         let (layer, reload) = reload::Layer::new(build_filter(spec)?);
-        Ok(Self::new(reload, spec, Some(layer)))
+        Ok(Self::new(reload, spec, Some(layer), None))
     }
 
     fn new(
         reload: reload::Handle<EnvFilter, Registry>,
         spec: &str,
         detached: Option<reload::Layer<EnvFilter, Registry>>,
+        provider: Option<SdkTracerProvider>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 reload,
                 spec: Mutex::new(normalise(spec)),
                 _detached: detached,
-                provider: Mutex::new(None),
+                provider: Mutex::new(provider),
             }),
         }
     }
@@ -158,13 +159,7 @@ where
         .with(export)
         .try_init()
         .map_err(|_| LogSpecError::AlreadyInitialized)?;
-    let handle = LogHandle::new(reload, spec, None);
-    *handle
-        .inner
-        .provider
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = provider;
-    Ok(handle)
+    Ok(LogHandle::new(reload, spec, None, provider))
 }
 
 fn build_filter(spec: &str) -> Result<EnvFilter, LogSpecError> {
@@ -249,5 +244,13 @@ mod tests {
             "gossip=debug:warn",
             "a rejected spec changes nothing"
         );
+    }
+
+    #[test]
+    fn detached_handle_tracks_spec() {
+        let handle = LogHandle::detached("").expect("detached");
+        assert_eq!(handle.spec(), "info");
+        handle.set_spec("ledger=debug:error").expect("set");
+        assert_eq!(handle.clone().spec(), "ledger=debug:error");
     }
 }
