@@ -145,8 +145,10 @@ pub async fn require_client_cert(request: Request, next: Next) -> Response {
     }
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` completes, then lets open connections finish for up
-/// to [`DRAIN_TIMEOUT`]. Failed handshakes are logged and cost nothing else.
+/// Serves `router` over TLS on `listener` until `shutdown` completes, then tells every connection to close once
+/// its request in flight is answered (an idle keep-alive connection closes at once) and waits for them up to
+/// [`DRAIN_TIMEOUT`], as `axum::serve`'s graceful shutdown does for [`serve`](super::serve). Failed handshakes
+/// are logged and cost nothing else.
 pub async fn serve_tls(
     listener: TcpListener,
     router: Router,
@@ -155,6 +157,7 @@ pub async fn serve_tls(
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let mut connections = JoinSet::new();
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -168,7 +171,7 @@ pub async fn serve_tls(
                         continue;
                     }
                 };
-                let (acceptor, router) = (acceptor.clone(), router.clone());
+                let (acceptor, router, mut stop) = (acceptor.clone(), router.clone(), stop.clone());
                 connections.spawn(async move {
                     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(s)) => s,
@@ -180,13 +183,19 @@ pub async fn serve_tls(
                     };
                     let cert = ClientCert(stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty()));
                     let service = TowerToHyperService::new(router.layer(Extension(cert)));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => return,
+                        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+                    }
+                    let _ = conn.await;
                 });
             }
         }
     }
+    let _ = stopping.send(true);
     if tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
     })
