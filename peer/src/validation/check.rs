@@ -49,7 +49,10 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
         return invalid(None, Code::BadPayload);
     };
     let tx_id = Some(opened.channel_header.tx_id.clone()).filter(|t| !t.is_empty());
-    match HeaderType::try_from(opened.header_type()) {
+    // As Fabric's ValidateTransaction: the common header first (a type a block may carry, epoch 0, a nonce
+    // and a creator), then the creator's signature, then what the type asks.
+    let kind = HeaderType::try_from(opened.header_type());
+    match kind {
         // Config transactions are part of the orderer-signed block, verified with it.
         Ok(HeaderType::Config) => {
             return CheckedTx {
@@ -57,8 +60,12 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
                 checked: Checked::Config,
             };
         }
-        Ok(HeaderType::EndorserTransaction) => {}
-        _ => return invalid(tx_id, Code::UnknownTxType),
+        Ok(HeaderType::EndorserTransaction | HeaderType::ConfigUpdate) => {}
+        _ => return invalid(tx_id, Code::BadCommonHeader),
+    }
+    let sh = &opened.signature_header;
+    if opened.channel_header.epoch != 0 || sh.nonce.is_empty() || sh.creator.is_empty() {
+        return invalid(tx_id, Code::BadCommonHeader);
     }
     if opened.channel_id() != bundle.channel_id() {
         return invalid(tx_id, Code::TargetChainNotFound);
@@ -70,7 +77,9 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
     {
         return invalid(tx_id, Code::BadCreatorSignature);
     }
-    let sh = &opened.signature_header;
+    if kind != Ok(HeaderType::EndorserTransaction) {
+        return invalid(tx_id, Code::UnsupportedTxPayload);
+    }
     if tx_id.as_deref() != Some(hash::tx_id(&sh.nonce, &sh.creator).as_str()) {
         return invalid(tx_id, Code::BadProposalTxid);
     }

@@ -56,10 +56,14 @@ pub fn validate_block(
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::with_capacity(checked.len());
     for (index, CheckedTx { tx_id, checked }) in checked.into_iter().enumerate() {
-        let duplicate = tx_id
-            .as_ref()
-            .is_some_and(|id| seen.contains(id) || committed(id));
-        if let Some(id) = &tx_id {
+        // As Fabric: only endorser transactions that passed stage one are checked for, and count as, a
+        // duplicate id.
+        let endorser = matches!(checked, Checked::Endorser(_));
+        let duplicate = endorser
+            && tx_id
+                .as_ref()
+                .is_some_and(|id| seen.contains(id) || committed(id));
+        if let Some(id) = tx_id.as_ref().filter(|_| endorser) {
             seen.push(id.clone());
         }
         let result = match checked {

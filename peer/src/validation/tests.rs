@@ -3,7 +3,10 @@
 use weft_chaincode::MemoryState;
 use weft_crypto::ChannelBundle;
 use weft_wire::Message;
-use weft_wire::common::{ChannelConfig, Envelope, TxValidationCode};
+use weft_wire::common::{
+    ChannelConfig, ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader,
+    TxValidationCode,
+};
 use weft_wire::peer::{KvRead, NsReadWriteSet, RangeQueryInfo, Version};
 
 use super::check::{Checked, check};
@@ -149,4 +152,90 @@ fn malformed_transactions_get_fabric_codes() {
     }
     .encode_to_vec();
     assert_eq!(code(&env), TxValidationCode::BadPayload);
+}
+
+/// An envelope of type `kind` on mychannel whose creator and nonce are `creator` and `nonce`, signed by nobody.
+fn envelope(kind: HeaderType, epoch: u64, creator: &[u8], nonce: &[u8]) -> Vec<u8> {
+    let header = Header {
+        channel_header: ChannelHeader {
+            r#type: kind as i32,
+            channel_id: "mychannel".into(),
+            tx_id: "t1".into(),
+            epoch,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        signature_header: SignatureHeader {
+            creator: creator.to_vec(),
+            nonce: nonce.to_vec(),
+        }
+        .encode_to_vec(),
+    };
+    Envelope {
+        payload: Payload {
+            header: Some(header),
+            data: vec![],
+        }
+        .encode_to_vec(),
+        signature: b"not a signature".to_vec(),
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn the_common_header_is_checked_before_the_signature_and_the_type_after_it() {
+    let bundle = ChannelBundle::new(ChannelConfig {
+        channel_id: "mychannel".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let code = |raw: Vec<u8>| match check(&raw, &bundle, 0).checked {
+        Checked::Invalid(c) => c,
+        other => panic!("{other:?}"),
+    };
+    use HeaderType::*;
+    // A type no block may carry, a non-zero epoch, no nonce, no creator: Fabric's BAD_COMMON_HEADER, before
+    // (and without) any signature check.
+    assert_eq!(
+        code(envelope(Message, 0, b"someone", b"n")),
+        TxValidationCode::BadCommonHeader
+    );
+    assert_eq!(
+        code(envelope(EndorserTransaction, 1, b"someone", b"n")),
+        TxValidationCode::BadCommonHeader
+    );
+    assert_eq!(
+        code(envelope(EndorserTransaction, 0, b"someone", b"")),
+        TxValidationCode::BadCommonHeader
+    );
+    assert_eq!(
+        code(envelope(EndorserTransaction, 0, b"", b"n")),
+        TxValidationCode::BadCommonHeader
+    );
+    // A config update is a type a block may carry: its creator's signature is checked first.
+    assert_eq!(
+        code(envelope(ConfigUpdate, 0, b"someone", b"n")),
+        TxValidationCode::BadCreatorSignature
+    );
+}
+
+#[test]
+fn only_endorser_transactions_that_pass_stage_one_are_checked_for_duplicate_ids() {
+    let bundle = ChannelBundle::new(ChannelConfig {
+        channel_id: "mychannel".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    // Two transactions with one id, which the ledger also holds: neither passes stage one, so neither is a
+    // duplicate, and the ledger is not even asked.
+    let tx = envelope(HeaderType::Message, 0, b"someone", b"n");
+    let asked = std::cell::Cell::new(0);
+    let committed = |_: &str| {
+        asked.set(asked.get() + 1);
+        true
+    };
+    let results = super::validate_block(1, &[tx.clone(), tx], &bundle, &state(), &committed, 0);
+    let codes: Vec<_> = results.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [TxValidationCode::BadCommonHeader; 2]);
+    assert_eq!(asked.get(), 0);
 }
