@@ -5,13 +5,14 @@
 //! `/Channel/Consortiums/SampleConsortium/ChannelCreationPolicy`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use weft_wire::common::{
     ApplicationConfig, ChannelConfig, Consortium, OrdererConfig, OrgConfig, Policy, policy,
 };
 
 use crate::identity::Identity;
+use crate::identity_cache::IdentityCache;
 use crate::msp::{Msp, MspError, Role};
 use crate::policy::{ImplicitMeta, PolicyError, SignaturePolicy, SignedData, VerifiedSigner};
 
@@ -20,14 +21,10 @@ use crate::policy::{ImplicitMeta, PolicyError, SignaturePolicy, SignedData, Veri
 pub struct ChannelBundle {
     config: ChannelConfig,
     msps: HashMap<String, Msp>,
-    // Identities validated against this config (chain and NodeOUs), keyed by their serialized bytes: the
-    // same creators and endorsers sign block after block, and a chain check costs an ECDSA verification.
-    // Validity dates are still checked on every use. Cleared when full.
-    cache: Arc<Mutex<IdentityCache>>,
+    // Identities validated against this config (chain and NodeOUs): a chain check costs an ECDSA verification.
+    // Validity dates are still checked on every use.
+    cache: Arc<IdentityCache<Result<Identity, crate::IdentityError>>>,
 }
-
-/// Validation results by serialized identity.
-type IdentityCache = HashMap<Vec<u8>, Result<Identity, crate::IdentityError>>;
 
 /// Validated identities kept per bundle before the cache is cleared.
 const IDENTITY_CACHE: usize = 10_000;
@@ -104,7 +101,7 @@ impl ChannelBundle {
         Ok(Self {
             config,
             msps,
-            cache: Arc::default(),
+            cache: Arc::new(IdentityCache::new(IDENTITY_CACHE)),
         })
     }
 
@@ -134,24 +131,9 @@ impl ChannelBundle {
 
     /// Validates an identity against its MSP in this channel, returning it parsed.
     pub fn validate(&self, serialized: &[u8], now: i64) -> Result<Identity, crate::IdentityError> {
-        let cached = self
+        let result = self
             .cache
-            .lock()
-            .expect("identity cache")
-            .get(serialized)
-            .cloned();
-        let result = match cached {
-            Some(r) => r,
-            None => {
-                let r = self.validate_uncached(serialized, now);
-                let mut cache = self.cache.lock().expect("identity cache");
-                if cache.len() >= IDENTITY_CACHE {
-                    cache.clear();
-                }
-                cache.insert(serialized.to_vec(), r.clone());
-                r
-            }
-        };
+            .get_or_compute(serialized, || self.validate_uncached(serialized, now));
         let ident = result?;
         if now < ident.not_before || now > ident.not_after {
             return Err(crate::IdentityError::Expired {

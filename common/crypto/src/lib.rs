@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod envelope;
 pub mod hash;
 pub mod identity;
+pub mod identity_cache;
 pub mod msp;
 pub mod msp_dir;
 pub mod pem;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use weft_crypto::identity_cache::IdentityCache;
 use weft_crypto::{Identity, Msp, Signer};
 use weft_gossip::{GossipCrypto, PkiId};
 
@@ -38,7 +39,12 @@ pub struct PeerAuth {
     pub signer: Arc<Signer>,
     pub msps: Msps,
     pub pki_id: Vec<u8>,
+    /// Peers' identities as parsed for signature checks: every StateInfo and alive message is verified.
+    parsed: Arc<IdentityCache<Result<Identity, String>>>,
 }
+
+/// Parsed peer identities kept before the cache is cleared.
+const PARSED: usize = 1_000;
 
 impl PeerAuth {
     pub fn new(signer: Arc<Signer>, msps: Msps) -> Self {
@@ -49,6 +55,7 @@ impl PeerAuth {
             signer,
             msps,
             pki_id,
+            parsed: Arc::new(IdentityCache::new(PARSED)),
         }
     }
 
@@ -59,7 +66,9 @@ impl PeerAuth {
     }
 
     fn verify_sig(&self, identity: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
-        let ident = Identity::from_serialized(identity).map_err(|e| e.to_string())?;
+        let ident = self.parsed.get_or_compute(identity, || {
+            Identity::from_serialized(identity).map_err(|e| e.to_string())
+        })?;
         ident.verify(msg, sig).map_err(|e| e.to_string())
     }
 }
