@@ -8,7 +8,7 @@ use weft_wire::Message;
 use weft_wire::common::{Envelope, HeaderType, Status};
 use weft_wire::orderer::BroadcastResponse;
 
-use crate::chain::unix_now;
+use crate::chain::{Ordered, unix_now};
 use crate::config_update::{Rejection, Update};
 use crate::registry::Registry;
 
@@ -96,7 +96,12 @@ async fn process(registry: &Arc<Registry>, env: Envelope) -> Result<(), Rejectio
                 opened
                     .authorize(&bundle, "/Channel/Writers", unix_now())
                     .map_err(|e| reject(Status::Forbidden, e.to_string()))?;
-                ch.submit(raw, opened.channel_header.tx_id.clone()).await
+                ch.submit(Ordered {
+                    env: raw,
+                    tx_id: opened.channel_header.tx_id.clone(),
+                    trace: opened.channel_header.trace_context.clone(),
+                })
+                .await
             }
             (Some(HeaderType::Config), _) => Err(reject(
                 Status::BadRequest,

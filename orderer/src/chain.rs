@@ -14,7 +14,7 @@ use weft_wire::Message;
 use weft_wire::common::{Block, ConfigEnvelope, Envelope, HeaderType};
 
 use crate::config_update::{self, Rejection, Update};
-use crate::cutter::{BatchConfig, BlockCutter};
+use crate::cutter::{BatchConfig, BlockCutter, Weighed};
 
 /// Envelopes waiting for the chain task before Broadcast blocks.
 pub const QUEUE: usize = 4096;
@@ -22,10 +22,25 @@ pub const QUEUE: usize = 4096;
 /// Queued requests handled before one flush (group commit).
 const GROUP: usize = 256;
 
+/// An authorised transaction as Broadcast hands it over: the encoded envelope, and the id and trace context
+/// Broadcast read from its header, so that the chain need not decode it again.
+#[derive(Debug)]
+pub struct Ordered {
+    pub env: Vec<u8>,
+    pub tx_id: String,
+    pub trace: Carrier,
+}
+
+impl Weighed for Ordered {
+    fn bytes(&self) -> usize {
+        self.env.len()
+    }
+}
+
 /// A request to the chain task.
 pub enum ChainMsg {
-    /// An authorised normal transaction (encoded envelope) and its id.
-    Normal { env: Vec<u8>, tx_id: String },
+    /// An authorised normal transaction.
+    Normal(Ordered),
     /// A config update; the reply says whether it was applied.
     Config {
         update: Update,
@@ -56,7 +71,7 @@ pub struct Chain {
     channel: String,
     ledger: Arc<SledStore>,
     signer: Arc<Signer>,
-    cutter: BlockCutter,
+    cutter: BlockCutter<Ordered>,
     last_config: u64,
     bundle: watch::Sender<Arc<ChannelBundle>>,
     height: watch::Sender<u64>,
@@ -177,9 +192,9 @@ impl Chain {
 
     fn handle(&mut self, msg: ChainMsg) -> Result<(), ChainError> {
         match msg {
-            ChainMsg::Normal { env, tx_id } => {
-                tracing::debug!(target: "orderer", channel = %self.channel, %tx_id, "ordered");
-                for batch in self.cutter.ordered(env, Instant::now()) {
+            ChainMsg::Normal(tx) => {
+                tracing::debug!(target: "orderer", channel = %self.channel, tx_id = %tx.tx_id, "ordered");
+                for batch in self.cutter.ordered(tx, Instant::now()) {
                     self.write(batch, None)?;
                 }
             }
@@ -247,7 +262,12 @@ impl Chain {
             data,
             SystemTime::now(),
         );
-        self.write(vec![env.encode_to_vec()], Some(next_bundle.clone()))?;
+        let config_tx = Ordered {
+            env: env.encode_to_vec(),
+            tx_id: tx_id.clone(),
+            trace: Carrier::new(),
+        };
+        self.write(vec![config_tx], Some(next_bundle.clone()))?;
         tracing::info!(target: "orderer", channel = %self.channel, %tx_id, sequence = next_bundle.config().sequence,
             "config update applied");
         self.cutter.reconfigure(batch_config(&next_bundle));
@@ -258,36 +278,27 @@ impl Chain {
 
     fn write(
         &mut self,
-        batch: Vec<Vec<u8>>,
+        batch: Vec<Ordered>,
         config: Option<Arc<ChannelBundle>>,
     ) -> Result<(), ChainError> {
         let info = self.ledger.info();
         let number = info.height;
-        let mut tx_ids = Vec::with_capacity(batch.len());
-        let mut traces = Vec::new();
-        for (i, raw) in batch.iter().enumerate() {
-            let Some(header) = Envelope::decode(raw.as_slice())
-                .ok()
-                .and_then(|env| envelope::open(&env).ok())
-                .map(|o| o.channel_header)
-            else {
-                continue;
-            };
-            tx_ids.push((header.tx_id, i as u32));
-            if !header.trace_context.is_empty() {
-                traces.push(header.trace_context);
-            }
-        }
+        let tx_ids = batch
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| (tx.tx_id.clone(), i as u32))
+            .collect();
         let count = batch.len();
         // The block continues the trace of its first traced transaction and links to the others'.
         let span = tracing::info_span!("cut_block", channel = %self.channel, block = number as i64, txs = count as i64);
-        let mut traced = traces.iter();
+        let mut traced = batch.iter().map(|tx| &tx.trace).filter(|t| !t.is_empty());
         if let Some(first) = traced.next() {
             weft_ops::trace::set_parent(&span, first);
         }
         traced.for_each(|t| weft_ops::trace::add_link(&span, t));
         let _cut = span.enter();
-        let mut b = block::new_block(number, info.current_hash, batch);
+        let envelopes = batch.into_iter().map(|tx| tx.env).collect();
+        let mut b = block::new_block(number, info.current_hash, envelopes);
         if config.is_some() {
             self.last_config = number;
         }

@@ -15,16 +15,28 @@ pub struct BatchConfig {
     pub timeout: Duration,
 }
 
+/// What the cutter batches: an envelope, or an envelope with what the chain already knows of it.
+pub trait Weighed {
+    /// The envelope's size in bytes, for `PreferredMaxBytes`.
+    fn bytes(&self) -> usize;
+}
+
+impl Weighed for Vec<u8> {
+    fn bytes(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Pending envelopes and the batch timer.
 #[derive(Debug)]
-pub struct BlockCutter {
+pub struct BlockCutter<T> {
     config: BatchConfig,
-    pending: Vec<Vec<u8>>,
+    pending: Vec<T>,
     pending_bytes: usize,
     deadline: Option<Instant>,
 }
 
-impl BlockCutter {
+impl<T: Weighed> BlockCutter<T> {
     pub fn new(config: BatchConfig) -> Self {
         Self {
             config,
@@ -40,9 +52,9 @@ impl BlockCutter {
     }
 
     /// Adds an envelope received at `now`. Returns the batches cut by it, oldest first (zero, one or two).
-    pub fn ordered(&mut self, env: Vec<u8>, now: Instant) -> Vec<Vec<Vec<u8>>> {
+    pub fn ordered(&mut self, env: T, now: Instant) -> Vec<Vec<T>> {
         let mut batches = Vec::new();
-        let size = env.len();
+        let size = env.bytes();
         if size > self.config.preferred_max_bytes {
             batches.extend(self.cut());
             batches.push(vec![env]);
@@ -63,7 +75,7 @@ impl BlockCutter {
     }
 
     /// Cuts whatever is pending, e.g. before a config transaction, which is always a block of its own.
-    pub fn cut(&mut self) -> Option<Vec<Vec<u8>>> {
+    pub fn cut(&mut self) -> Option<Vec<T>> {
         self.deadline = None;
         self.pending_bytes = 0;
         (!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
@@ -75,7 +87,7 @@ impl BlockCutter {
     }
 
     /// Cuts the pending batch if its timer has expired at `now`.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<Vec<Vec<u8>>> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Vec<T>> {
         match self.deadline {
             Some(d) if now >= d => self.cut(),
             _ => None,
@@ -87,7 +99,7 @@ impl BlockCutter {
 mod tests {
     use super::*;
 
-    fn cutter(count: usize, preferred: usize) -> BlockCutter {
+    fn cutter(count: usize, preferred: usize) -> BlockCutter<Vec<u8>> {
         BlockCutter::new(BatchConfig {
             max_message_count: count,
             preferred_max_bytes: preferred,

@@ -11,7 +11,9 @@ use weft_net::TrustStore;
 use weft_wire::Message;
 use weft_wire::common::{Block, ChannelConfig, Envelope, Status};
 
-use crate::chain::{Chain, ChainError, ChainMsg, ChainView, QUEUE, channel_genesis, unix_now};
+use crate::chain::{
+    Chain, ChainError, ChainMsg, ChainView, Ordered, QUEUE, channel_genesis, unix_now,
+};
 use crate::config_update::{self, Rejection, Update};
 
 /// A running channel: its queue into the chain task and its view of config and height.
@@ -32,9 +34,9 @@ impl Channel {
     }
 
     /// Queues an authorised transaction; waits while the queue is full.
-    pub async fn submit(&self, env: Vec<u8>, tx_id: String) -> Result<(), Rejection> {
+    pub async fn submit(&self, tx: Ordered) -> Result<(), Rejection> {
         self.queue
-            .send(ChainMsg::Normal { env, tx_id })
+            .send(ChainMsg::Normal(tx))
             .await
             .map_err(|_| unavailable())
     }
