@@ -65,7 +65,7 @@ impl Default for GossipConfig {
             publish_cert_period: Duration::from_secs(10),
             request_state_info_interval: Duration::from_secs(4),
             publish_state_info_interval: Duration::from_secs(4),
-            state_info_min_gap: Duration::from_millis(10),
+            state_info_min_gap: Duration::from_millis(25),
             membership_tracker_interval: Duration::from_secs(5),
             max_connection_attempts: 120,
             propagate_iterations: 1,

@@ -216,7 +216,8 @@ fn heights_that_change_faster_than_the_gap_are_published_together() {
             .len()
     };
     let before = state_infos(&sim);
-    // 100 commits within 1 ms: the first height goes out at once, the rest once, 10 ms later.
+    // 100 commits within 1 ms: the first height goes out at once, the rest once, a gap later.
+    let gap = GossipConfig::default().state_info_min_gap;
     for h in 1..=100 {
         let now = sim.now;
         sim.nodes[n[1]]
@@ -224,7 +225,7 @@ fn heights_that_change_faster_than_the_gap_are_published_together() {
             .update_height(now, "mychannel", h);
         sim.run_for(Duration::from_micros(10));
     }
-    sim.run_for(Duration::from_millis(15));
+    sim.run_for(gap + Duration::from_millis(5));
     let view = sim.nodes[n[0]].core().channel_members("mychannel").unwrap();
     assert_eq!(
         view.iter().find(|m| m.pki_id == pki).map(|m| m.height),
