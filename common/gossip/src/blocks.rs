@@ -15,7 +15,7 @@
 //! their meaning (a burst holds at most `burstSize` blocks, none waits longer than `burstLatency`), and an
 //! isolated block does not wait at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use rand::Rng;
@@ -82,6 +82,11 @@ pub struct Blocks {
     pub(crate) push_due: Option<Instant>,
     /// State-transfer requests by nonce.
     pub(crate) inflight: BTreeMap<u64, InFlight>,
+    /// Heights above ours that other peers' StateInfo showed, each with when it was first seen (both
+    /// ascending): how long each missing block has been known to exist.
+    pub(crate) seen_heights: VecDeque<(u64, Instant)>,
+    /// When newest missing blocks, left to their push, may be requested.
+    pub(crate) push_grace_until: Option<Instant>,
 }
 
 /// Verified, uncommitted blocks remembered at most (below the committer's own bound, so that every block
@@ -334,7 +339,14 @@ impl<C: GossipCrypto> GossipCore<C> {
             .filter(|(p, _)| self.peers.get(p).is_some_and(|p| !p.dead))
             .collect();
         let best = heights.iter().map(|(_, h)| *h).max().unwrap_or(0);
+        let limit = self.push_grace(now, channel, best);
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
         let b = &ch.blocks;
+        // Nor beyond what can wait for the blocks before it: a block fetched there would be forgotten, and
+        // fetched again and again while the gap before it lasts.
+        let limit = limit.min(b.height + MAX_HELD as u64);
         // The next block not committed, held, being verified or requested.
         let mut next = b.height;
         let covered = |n: u64| b.has(n) || b.inflight.values().any(|r| r.start <= n && n <= r.end);
@@ -343,7 +355,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             .config
             .state_parallel_requests
             .saturating_sub(b.inflight.len());
-        while next < best && requests.len() < free {
+        while next < limit && requests.len() < free {
             if covered(next) {
                 next = match b
                     .inflight
@@ -357,7 +369,7 @@ impl<C: GossipCrypto> GossipCore<C> {
             }
             // A range stops before the first block already here.
             let mut end = next;
-            while end + 1 < best && end + 1 < next + batch && !covered(end + 1) {
+            while end + 1 < limit && end + 1 < next + batch && !covered(end + 1) {
                 end += 1;
             }
             let holders: Vec<PkiId> = heights
@@ -375,6 +387,44 @@ impl<C: GossipCrypto> GossipCore<C> {
         for (start, end, peer) in requests {
             self.request_range(now, channel, start, end, peer, 0);
         }
+    }
+
+    /// Where state transfer may fetch up to now, given the `best` height seen on `channel`. A block the
+    /// leader is pushing is announced by the leader's StateInfo (small) while its push (up to a whole block)
+    /// is still on the way: fetching it at once would move it twice. So the newest
+    /// `maxPropagationBurstSize` missing blocks are left to their push for two `maxPropagationBurstLatency`
+    /// after their height was first seen; older ones, or all of them with push off, are fetched at once.
+    fn push_grace(&mut self, now: Instant, channel: &str, best: u64) -> u64 {
+        let pushing = self.config.propagate_iterations > 0;
+        let grace = 2 * self.config.max_propagation_burst_latency;
+        let burst = self.config.max_propagation_burst_size as u64;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return best;
+        };
+        let b = &mut ch.blocks;
+        while b.seen_heights.front().is_some_and(|(h, _)| *h <= b.height) {
+            b.seen_heights.pop_front();
+        }
+        if best > b.height && b.seen_heights.back().is_none_or(|(h, _)| *h < best) {
+            b.seen_heights.push_back((best, now));
+        }
+        if !pushing {
+            b.push_grace_until = None;
+            return best;
+        }
+        let known = b
+            .seen_heights
+            .iter()
+            .take_while(|(_, at)| now >= *at + grace)
+            .last()
+            .map_or(0, |(h, _)| *h);
+        let limit = known.max(best.saturating_sub(burst));
+        b.push_grace_until = b
+            .seen_heights
+            .iter()
+            .find(|(h, _)| *h > limit)
+            .map(|(_, at)| *at + grace);
+        limit
     }
 
     fn request_range(
@@ -462,7 +512,13 @@ impl<C: GossipCrypto> GossipCore<C> {
     pub(crate) fn next_state_deadline(&self) -> Option<Instant> {
         self.channels
             .values()
-            .flat_map(|c| c.blocks.inflight.values().map(|r| r.deadline))
+            .flat_map(|c| {
+                let b = &c.blocks;
+                b.inflight
+                    .values()
+                    .map(|r| r.deadline)
+                    .chain(b.push_grace_until)
+            })
             .min()
     }
 

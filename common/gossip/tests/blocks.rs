@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sim::Sim;
 use weft_gossip::GossipConfig;
-use weft_gossip::blocks::Source;
+use weft_gossip::blocks::{MAX_HELD, Source};
 use weft_gossip::core::Event;
 
 const CH: &str = "mychannel";
@@ -215,6 +215,79 @@ fn a_peer_that_missed_blocks_catches_up_by_state_transfer_at_once() {
         requests >= 6,
         "57 blocks in batches of 10 need at least 6 requests, saw {requests}"
     );
+}
+
+#[test]
+fn the_newest_missing_blocks_are_left_to_their_push_for_a_grace() {
+    // Every height goes out at once, so that the grace alone decides when blocks are fetched.
+    let config = GossipConfig {
+        state_info_min_gap: Duration::ZERO,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 2);
+    // The leader commits 25 blocks whose pushes never leave: peer1 learns of them by StateInfo only.
+    let now = sim.now;
+    for seq in 0..25 {
+        sim.nodes[n[0]].accept(now, CH, seq, block(seq));
+    }
+    sim.pump();
+    let asked = |sim: &Sim| -> Vec<(u64, u64)> {
+        sim.nodes[n[1]]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StateTransferRequested { start, end, .. } => Some((*start, *end)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Blocks older than the newest burst (10) cannot be on their way by push: fetched at once.
+    sim.run_for(Duration::from_millis(10));
+    assert_eq!(sim.nodes[n[1]].height(CH), 15, "asked {:?}", asked(&sim));
+    // The newest 10 get two maxPropagationBurstLatency (20 ms) to arrive by push, then are fetched.
+    sim.run_for(Duration::from_millis(20));
+    assert_eq!(sim.nodes[n[1]].height(CH), 25, "asked {:?}", asked(&sim));
+    assert!(asked(&sim).iter().all(|(_, end)| *end < 25));
+}
+
+#[test]
+fn nothing_is_fetched_beyond_what_can_wait_behind_a_gap() {
+    let config = GossipConfig {
+        propagate_iterations: 0,
+        ..GossipConfig::default()
+    };
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 3);
+    for seq in 0..1_500 {
+        sim.deliver(n[0], CH, seq, &block(seq));
+        sim.deliver(n[1], CH, seq, &block(seq));
+    }
+    // peer2's first requests to peer0 are lost: those ranges stay missing until the response timeout (3 s),
+    // while every other range arrives.
+    sim.cut.insert((n[0].min(n[2]), n[0].max(n[2])));
+    sim.run_for(Duration::from_millis(5));
+    sim.heal();
+    sim.run_for(Duration::from_secs(1));
+    let height = sim.nodes[n[2]].height(CH);
+    let asked: Vec<u64> = sim.nodes[n[2]]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateTransferRequested { end, .. } => Some(*end),
+            _ => None,
+        })
+        .collect();
+    assert!(height < 1_000, "the gap was never there (height {height})");
+    // Blocks beyond the held bound would be forgotten and fetched again and again while the gap lasts.
+    assert!(
+        asked.iter().all(|end| *end < height + MAX_HELD as u64),
+        "fetched beyond height {height} + {MAX_HELD}: up to {:?}, {} requests",
+        asked.iter().max(),
+        asked.len()
+    );
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.nodes[n[2]].height(CH), 1_500);
 }
 
 #[test]
