@@ -196,22 +196,19 @@ fn the_common_header_is_checked_before_the_signature_and_the_type_after_it() {
     use HeaderType::*;
     // A type no block may carry, a non-zero epoch, no nonce, no creator: Fabric's BAD_COMMON_HEADER, before
     // (and without) any signature check.
-    assert_eq!(
-        code(envelope(Message, 0, b"someone", b"n")),
-        TxValidationCode::BadCommonHeader
-    );
-    assert_eq!(
-        code(envelope(EndorserTransaction, 1, b"someone", b"n")),
-        TxValidationCode::BadCommonHeader
-    );
-    assert_eq!(
-        code(envelope(EndorserTransaction, 0, b"someone", b"")),
-        TxValidationCode::BadCommonHeader
-    );
-    assert_eq!(
-        code(envelope(EndorserTransaction, 0, b"", b"n")),
-        TxValidationCode::BadCommonHeader
-    );
+    let bad_headers: [(HeaderType, u64, &[u8], &[u8]); 4] = [
+        (Message, 0, b"someone", b"n"),
+        (EndorserTransaction, 1, b"someone", b"n"),
+        (EndorserTransaction, 0, b"someone", b""),
+        (EndorserTransaction, 0, b"", b"n"),
+    ];
+    for (kind, epoch, creator, nonce) in bad_headers {
+        assert_eq!(
+            code(envelope(kind, epoch, creator, nonce)),
+            TxValidationCode::BadCommonHeader,
+            "{kind:?}, epoch {epoch}, creator {creator:?}, nonce {nonce:?}"
+        );
+    }
     // A config update is a type a block may carry: its creator's signature is checked first.
     assert_eq!(
         code(envelope(ConfigUpdate, 0, b"someone", b"n")),
