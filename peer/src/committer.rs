@@ -135,7 +135,8 @@ impl ChannelState {
     /// itself (data hash and orderer signature, [`block::verify`]: once, before forwarding it); here only its
     /// place in the chain is checked.
     ///
-    /// Fails only when this caller's own block is refused; other refused blocks are reported as dropped.
+    /// A refused block ends the run and is reported as dropped; when it is the caller's own, its reason is
+    /// reported too, beside what the run committed before it. Fails only when the ledger does.
     pub fn accept(&self, block: Block, now: i64) -> Result<Accepted, CommitError> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         let mut out = Accepted::default();
@@ -151,7 +152,6 @@ impl ChannelState {
             pending.insert(number, block);
         }
         let _guard = self.commit_lock.lock().expect("commit lock");
-        let mut refused = None;
         loop {
             let height = self.ledger.info().height;
             let next = self.pending.lock().expect("pending lock").remove(&height);
@@ -161,7 +161,7 @@ impl ChannelState {
                 Err(e) => {
                     out.dropped.push(height);
                     if height == number {
-                        refused = Some(e);
+                        out.refused = Some(e);
                     } else {
                         tracing::warn!(target: "committer", channel = %self.id, block = height, error = %e,
                             "dropped a buffered block");
@@ -178,10 +178,7 @@ impl ChannelState {
         pending.retain(|n, _| *n >= height);
         metrics::gauge!("gossip_payload_buffer_size", "channel" => self.id.clone())
             .set(pending.len() as f64);
-        match refused {
-            Some(e) => Err(e),
-            None => Ok(out),
-        }
+        Ok(out)
     }
 
     /// Flushes what was appended, then lets waiters see the new height: nobody hears of a commit before it is
@@ -250,12 +247,13 @@ impl ChannelState {
 /// A committed block's chain info and, for a config block, the new config.
 pub type Committed = (ChainInfo, Option<Arc<ChannelBundle>>);
 
-/// What one [`ChannelState::accept`] did: the blocks it committed, in order, and the numbers of blocks it let
-/// go (refused, or no room to wait), which must be fetched again.
+/// What one [`ChannelState::accept`] did: the blocks it committed, in order; the numbers of blocks it let go
+/// (refused, or no room to wait), which must be fetched again; and why the caller's own block was refused.
 #[derive(Default)]
 pub struct Accepted {
     pub committed: Vec<Committed>,
     pub dropped: Vec<u64>,
+    pub refused: Option<CommitError>,
 }
 
 /// Blocks ahead of the height kept while waiting for the ones before them (a memory bound: beyond it, blocks
@@ -342,5 +340,57 @@ pub async fn wait_for_tx(
             changed = height.changed() => if changed.is_err() { return Ok(None) },
             () = tokio::time::sleep_until(deadline) => return Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use weft_crypto::envelope;
+    use weft_wire::common::{ChannelConfig, ConfigEnvelope, HeaderType};
+
+    use super::*;
+
+    fn joined(dir: &std::path::Path) -> ChannelState {
+        let config = ConfigEnvelope {
+            config: Some(ChannelConfig {
+                channel_id: "mychannel".into(),
+                ..Default::default()
+            }),
+            last_update: None,
+        };
+        let env = envelope::unsigned(
+            HeaderType::Config,
+            "mychannel",
+            config.encode_to_vec(),
+            SystemTime::now(),
+        );
+        let genesis = block::new_block(0, Vec::new(), vec![env.encode_to_vec()]);
+        let ledger = Arc::new(SledStore::open(dir).unwrap());
+        ChannelState::join(ledger, &genesis, 0).unwrap()
+    }
+
+    #[test]
+    fn a_refused_own_block_still_reports_what_the_run_committed_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = joined(dir.path());
+        // Block 1, queued by another intake thread, waits; our own block 2 names the wrong predecessor.
+        let one = block::new_block(1, state.info().current_hash, Vec::new());
+        state.pending.lock().unwrap().insert(1, one);
+        let two = block::new_block(2, vec![0; 32], Vec::new());
+        let accepted = state.accept(two, 0).expect("the ledger works");
+        assert_eq!(accepted.committed.len(), 1, "block 1 committed in our run");
+        assert_eq!(accepted.committed[0].0.height, 2);
+        assert_eq!(accepted.dropped, [2]);
+        assert!(
+            matches!(
+                accepted.refused,
+                Some(CommitError::Refused(BlockError::BrokenChain { number: 2 }))
+            ),
+            "{:?}",
+            accepted.refused
+        );
+        assert_eq!(*state.height().borrow(), 2, "the commit was announced");
     }
 }

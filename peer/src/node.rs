@@ -265,18 +265,14 @@ impl PeerNode {
         }
         let _commit = span.enter();
         let started = std::time::Instant::now();
-        let accepted = ch.accept(block, crate::now_unix());
-        let (committed, dropped) = match accepted {
-            Ok(a) => (a.committed, a.dropped),
-            Err(e) => {
-                self.gossip.block_rejected(&ch.id, number);
-                return Err(e);
-            }
-        };
+        let accepted = ch.accept(block, crate::now_unix()).inspect_err(|_| {
+            self.gossip.block_rejected(&ch.id, number);
+        })?;
         // Gossip counts these as held; let it fetch them again.
-        for n in dropped {
+        for &n in &accepted.dropped {
             self.gossip.block_rejected(&ch.id, n);
         }
+        let committed = accepted.committed;
         if !committed.is_empty() {
             // Fabric's name: validation and the ledger write of what this block released.
             metrics::histogram!("ledger_block_processing_time", "channel" => ch.id.clone())
@@ -294,7 +290,8 @@ impl PeerNode {
                 tracing::info!(target: "peer", channel = %ch.id, sequence = bundle.config().sequence, "applied new channel config");
             }
         }
-        Ok(())
+        // Only after recording what the run committed, which it did whether or not our own block was refused.
+        accepted.refused.map_or(Ok(()), Err)
     }
 
     pub fn channel(&self, id: &str) -> Option<Arc<ChannelState>> {
