@@ -190,7 +190,7 @@ pub fn check_link(
     Ok(())
 }
 
-/// Full verification of the next block of a chain: number, previous hash, data hash and orderer signature.
+/// Full verification of the next block of a chain: number and previous hash, then [`verify`].
 pub fn verify_next(
     block: &Block,
     expected_number: u64,
@@ -198,9 +198,8 @@ pub fn verify_next(
     bundle: &ChannelBundle,
     now: i64,
 ) -> Result<(), BlockError> {
-    check_data_hash(block)?;
     check_link(block, expected_number, previous_hash)?;
-    check_signature(block, bundle, now)
+    verify(block, bundle, now).map(|_| ())
 }
 
 /// The channel config a config block carries: `Some` when the block's only transaction is a CONFIG envelope.
