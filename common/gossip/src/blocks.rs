@@ -339,14 +339,11 @@ impl<C: GossipCrypto> GossipCore<C> {
             .filter(|(p, _)| self.peers.get(p).is_some_and(|p| !p.dead))
             .collect();
         let best = heights.iter().map(|(_, h)| *h).max().unwrap_or(0);
-        let limit = self.push_grace(now, channel, best);
+        let limit = self.fetch_limit(now, channel, best);
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
         let b = &ch.blocks;
-        // Nor beyond what can wait for the blocks before it: a block fetched there would be forgotten, and
-        // fetched again and again while the gap before it lasts.
-        let limit = limit.min(b.height + MAX_HELD as u64);
         // The next block not committed, held, being verified or requested.
         let mut next = b.height;
         let covered = |n: u64| b.has(n) || b.inflight.values().any(|r| r.start <= n && n <= r.end);
@@ -389,12 +386,13 @@ impl<C: GossipCrypto> GossipCore<C> {
         }
     }
 
-    /// Where state transfer may fetch up to now, given the `best` height seen on `channel`. A block the
-    /// leader is pushing is announced by the leader's StateInfo (small) while its push (up to a whole block)
-    /// is still on the way: fetching it at once would move it twice. So the newest
-    /// `maxPropagationBurstSize` missing blocks are left to their push for two `maxPropagationBurstLatency`
-    /// after their height was first seen; older ones, or all of them with push off, are fetched at once.
-    fn push_grace(&mut self, now: Instant, channel: &str, best: u64) -> u64 {
+    /// Where state transfer may fetch up to now, given the `best` height seen on `channel`:
+    /// - not beyond what can wait for the blocks before it ([`MAX_HELD`]): a block fetched there would be
+    ///   forgotten, and fetched again and again while the gap before it lasts;
+    /// - not the newest `maxPropagationBurstSize` missing blocks, for two `maxPropagationBurstLatency` after
+    ///   their height was first seen, while push is on: a leader's StateInfo (small) overtakes its push of the
+    ///   same block (up to a whole block), and fetching it at once would move it twice.
+    fn fetch_limit(&mut self, now: Instant, channel: &str, best: u64) -> u64 {
         let pushing = self.config.propagate_iterations > 0;
         let grace = 2 * self.config.max_propagation_burst_latency;
         let burst = self.config.max_propagation_burst_size as u64;
@@ -408,21 +406,23 @@ impl<C: GossipCrypto> GossipCore<C> {
         if best > b.height && b.seen_heights.back().is_none_or(|(h, _)| *h < best) {
             b.seen_heights.push_back((best, now));
         }
-        if !pushing {
-            b.push_grace_until = None;
-            return best;
-        }
-        let known = b
-            .seen_heights
-            .iter()
-            .take_while(|(_, at)| now >= *at + grace)
-            .last()
-            .map_or(0, |(h, _)| *h);
-        let limit = known.max(best.saturating_sub(burst));
-        b.push_grace_until = b
-            .seen_heights
-            .iter()
-            .find(|(h, _)| *h > limit)
+        let reach = best.min(b.height + MAX_HELD as u64);
+        let ripe = if pushing {
+            let known = b
+                .seen_heights
+                .iter()
+                .take_while(|(_, at)| now >= *at + grace)
+                .last()
+                .map_or(0, |(h, _)| *h);
+            known.max(best.saturating_sub(burst))
+        } else {
+            best
+        };
+        let limit = ripe.min(reach);
+        // Wake when the grace of blocks within reach ends.
+        b.push_grace_until = (limit < reach)
+            .then(|| b.seen_heights.iter().find(|(h, _)| *h > limit))
+            .flatten()
             .map(|(_, at)| *at + grace);
         limit
     }
