@@ -35,6 +35,26 @@ fn block(n: u64) -> Vec<u8> {
     format!("block {n}").into_bytes()
 }
 
+/// The ranges node `i` asked for by state transfer, in order.
+fn requested(sim: &Sim, i: usize) -> Vec<(u64, u64)> {
+    sim.nodes[i]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateTransferRequested { start, end, .. } => Some((*start, *end)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Fabric's defaults with push off (`propagateIterations: 0`).
+fn without_push() -> GossipConfig {
+    GossipConfig {
+        propagate_iterations: 0,
+        ..GossipConfig::default()
+    }
+}
+
 fn received(sim: &Sim, i: usize) -> usize {
     sim.nodes[i]
         .events
@@ -192,11 +212,7 @@ fn blocks_never_leave_the_org() {
 
 #[test]
 fn a_peer_that_missed_blocks_catches_up_by_state_transfer_at_once() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
     for seq in 0..57 {
         sim.deliver(n[0], CH, seq, &block(seq));
@@ -206,11 +222,7 @@ fn a_peer_that_missed_blocks_catches_up_by_state_transfer_at_once() {
     for &i in &n {
         assert_eq!(sim.nodes[i].height(CH), 57, "{}", sim.nodes[i].name);
     }
-    let requests = sim.nodes[n[1]]
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::StateTransferRequested { .. }))
-        .count();
+    let requests = requested(&sim, n[1]).len();
     assert!(
         requests >= 6,
         "57 blocks in batches of 10 need at least 6 requests, saw {requests}"
@@ -232,16 +244,7 @@ fn the_newest_missing_blocks_are_left_to_their_push_for_a_grace() {
         sim.nodes[n[0]].accept(now, CH, seq, block(seq));
     }
     sim.pump();
-    let asked = |sim: &Sim| -> Vec<(u64, u64)> {
-        sim.nodes[n[1]]
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::StateTransferRequested { start, end, .. } => Some((*start, *end)),
-                _ => None,
-            })
-            .collect()
-    };
+    let asked = |sim: &Sim| requested(sim, n[1]);
     // Blocks older than the newest burst (10) cannot be on their way by push: fetched at once.
     sim.run_for(Duration::from_millis(10));
     assert_eq!(sim.nodes[n[1]].height(CH), 15, "asked {:?}", asked(&sim));
@@ -253,11 +256,7 @@ fn the_newest_missing_blocks_are_left_to_their_push_for_a_grace() {
 
 #[test]
 fn nothing_is_fetched_beyond_what_can_wait_behind_a_gap() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
     for seq in 0..1_500 {
         sim.deliver(n[0], CH, seq, &block(seq));
@@ -270,13 +269,9 @@ fn nothing_is_fetched_beyond_what_can_wait_behind_a_gap() {
     sim.heal();
     sim.run_for(Duration::from_secs(1));
     let height = sim.nodes[n[2]].height(CH);
-    let asked: Vec<u64> = sim.nodes[n[2]]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::StateTransferRequested { end, .. } => Some(*end),
-            _ => None,
-        })
+    let asked: Vec<u64> = requested(&sim, n[2])
+        .into_iter()
+        .map(|(_, end)| end)
         .collect();
     assert!(height < 1_000, "the gap was never there (height {height})");
     // Blocks beyond the held bound would be forgotten and fetched again and again while the gap lasts.
@@ -292,11 +287,7 @@ fn nothing_is_fetched_beyond_what_can_wait_behind_a_gap() {
 
 #[test]
 fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
     // peer2 already verified blocks 20..57 (they wait in its committer for 0..19); the window keeps only
     // the newest 10 of them.
@@ -320,14 +311,7 @@ fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
     }
     sim.run_for(Duration::from_millis(200));
     assert_eq!(sim.nodes[n[2]].height(CH), 57);
-    let asked: Vec<(u64, u64)> = sim.nodes[n[2]]
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::StateTransferRequested { start, end, .. } => Some((*start, *end)),
-            _ => None,
-        })
-        .collect();
+    let asked = requested(&sim, n[2]);
     assert!(
         asked.iter().all(|(_, end)| *end < 20),
         "only the gap 0..19 is fetched, asked {asked:?}"
@@ -336,11 +320,7 @@ fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
 
 #[test]
 fn a_block_the_committer_lets_go_is_fetched_again() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 2);
     // peer1 verified block 3, but its committer dropped it (no room): after `block_rejected` it is fetched again.
     let (trace, now) = (Sim::trace_of("peer1"), sim.now);
@@ -363,11 +343,7 @@ fn a_block_the_committer_lets_go_is_fetched_again() {
 
 #[test]
 fn an_unanswered_state_request_is_retried_elsewhere() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
     for seq in 0..5 {
         sim.deliver(n[0], CH, seq, &block(seq));

@@ -33,6 +33,15 @@ fn reads(keys: &[(&str, Option<Version>)]) -> NsReadWriteSet {
     }
 }
 
+/// mychannel with no orgs: every signature check fails.
+fn bundle() -> ChannelBundle {
+    ChannelBundle::new(ChannelConfig {
+        channel_id: "mychannel".into(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn state() -> MemoryState {
     let mut s = MemoryState::new();
     s.put("basic", "a", b"1".to_vec(), v(1, 0));
@@ -136,11 +145,7 @@ fn a_range_that_would_now_return_other_keys_is_a_phantom() {
 
 #[test]
 fn malformed_transactions_get_fabric_codes() {
-    let bundle = ChannelBundle::new(ChannelConfig {
-        channel_id: "mychannel".into(),
-        ..Default::default()
-    })
-    .unwrap();
+    let bundle = bundle();
     let code = |raw: &[u8]| match check(raw, &bundle, 0).checked {
         Checked::Invalid(c) => c,
         other => panic!("{other:?}"),
@@ -184,11 +189,7 @@ fn envelope(kind: HeaderType, epoch: u64, creator: &[u8], nonce: &[u8]) -> Vec<u
 
 #[test]
 fn the_common_header_is_checked_before_the_signature_and_the_type_after_it() {
-    let bundle = ChannelBundle::new(ChannelConfig {
-        channel_id: "mychannel".into(),
-        ..Default::default()
-    })
-    .unwrap();
+    let bundle = bundle();
     let code = |raw: Vec<u8>| match check(&raw, &bundle, 0).checked {
         Checked::Invalid(c) => c,
         other => panic!("{other:?}"),
@@ -218,11 +219,7 @@ fn the_common_header_is_checked_before_the_signature_and_the_type_after_it() {
 
 #[test]
 fn only_endorser_transactions_that_pass_stage_one_are_checked_for_duplicate_ids() {
-    let bundle = ChannelBundle::new(ChannelConfig {
-        channel_id: "mychannel".into(),
-        ..Default::default()
-    })
-    .unwrap();
+    let bundle = bundle();
     // Two transactions with one id, which the ledger also holds: neither passes stage one, so neither is a
     // duplicate, and the ledger is not even asked.
     let tx = envelope(HeaderType::Message, 0, b"someone", b"n");
