@@ -127,6 +127,55 @@ async fn simultaneous_connects_end_with_one_connection_on_each_side() {
     }
 }
 
+/// Messages sent while a simultaneous dial is being resolved, on the connection that loses, still arrive: the
+/// side that drops a connection reads what was already sent on it, and the side whose connection is replaced
+/// writes out what it had queued before closing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_sent_on_the_losing_connection_of_a_simultaneous_dial_arrive() {
+    const EACH: usize = 20;
+    let net = net();
+    for round in 0..100 {
+        let mut a = net.node(0, CommConfig::default(), TransportConfig::default());
+        let mut b = net.node(1, CommConfig::default(), TransportConfig::default());
+        let send_all = |from: &Node, to: Vec<u8>, addr: String, tag: &'static str| {
+            let comm = from.comm.clone();
+            tokio::spawn(async move {
+                comm.connect(&addr).await.expect("connect");
+                // Sent at once, while the other side's dial may still replace the connection they go on.
+                (0..EACH)
+                    .filter(|i| comm.send(&to, msg(&format!("{tag}{i}"))))
+                    .count()
+            })
+        };
+        let ta = send_all(&a, b.pki_id.clone(), b.addr.clone(), "a");
+        let tb = send_all(&b, a.pki_id.clone(), a.addr.clone(), "b");
+        let (sent_a, sent_b) = (ta.await.unwrap(), tb.await.unwrap());
+        assert_eq!(
+            (sent_a, sent_b),
+            (EACH, EACH),
+            "round {round}: every send was queued"
+        );
+        for (node, tag) in [(&mut b, "a"), (&mut a, "b")] {
+            let mut got = std::collections::BTreeSet::new();
+            while got.len() < EACH {
+                let ev =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), node.events.recv())
+                        .await
+                        .unwrap_or_else(|_| {
+                            panic!("round {round}: only {got:?} of {EACH} from {tag}")
+                        })
+                        .expect("events");
+                if let CommEvent::Message { env, .. } = ev {
+                    let text = String::from_utf8(env.payload).unwrap();
+                    if let Some(i) = text.strip_prefix(tag) {
+                        got.insert(i.parse::<usize>().unwrap());
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_handshake_whose_tls_hash_differs_from_the_presented_cert_is_refused() {
     let counters = Counters::default();

@@ -4,7 +4,8 @@
 //!
 //! A gossip connection owns its QUIC connection (the dialer opens one per gossip stream), so ending the
 //! gossip connection closes the QUIC connection, with a [`code`] the remote uses to tell a duplicate being
-//! dropped (`REPLACED`) from a real end.
+//! dropped (`REPLACED`) from a real end. A connection that loses to another one to the same peer is drained
+//! before it closes, so a simultaneous dial loses no message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use super::Inner;
 use super::handshake::hex;
 use super::registry::{AfterEnd, Ending, code};
 use super::types::{CommEvent, RemotePeer};
-use crate::frame::{FrameError, read_frame, write_frame};
+use crate::frame::{FrameError, Framed, read_frame, write_frame};
 
 /// Everything a registered connection's tasks need.
 pub(crate) struct Link {
@@ -59,7 +60,7 @@ async fn supervise(link: Link, inner: Arc<Inner>) {
         conn.clone(),
         peer.clone(),
         inner.events.clone(),
-        ready,
+        Some(ready),
     ));
     let writing = write_loop(
         send,
@@ -91,6 +92,16 @@ async fn supervise(link: Link, inner: Arc<Inner>) {
         // The remote's stream ended first; it closes the QUIC connection right after, with a code saying
         // whether it merely dropped this connection as a duplicate.
         let _ = tokio::time::timeout(grace, conn.closed()).await;
+    }
+    if ending.code == code::REPLACED && !on_its_own {
+        // Replaced by another connection to the same peer: nothing already sent or queued on this one is lost.
+        // The registry dropped our queue's sender, so the writer writes out what is queued and finishes; what
+        // the remote sent is read until it finishes too (it does the same, or drops this connection as a
+        // duplicate, finishing at once).
+        if !writer_done && tokio::time::timeout(grace, &mut writer).await.is_ok() {
+            writer_done = true;
+        }
+        let _ = tokio::time::timeout(grace, &mut reader).await;
     }
     reader.abort();
     let _ = stop.send(Some(ending.clone()));
@@ -144,6 +155,26 @@ pub(crate) async fn close_gracefully(
     conn.close(ending.code.into(), ending.reason.as_bytes());
 }
 
+/// Ends a connection dropped as a duplicate of `from`'s kept one without losing what the remote sent on it
+/// before it learned so: finishes our side and reads (and delivers) the remote's until it finishes too, at
+/// most `grace`; then closes with [`code::REPLACED`].
+pub(crate) async fn close_duplicate(
+    stream: Framed,
+    conn: quinn::Connection,
+    from: RemotePeer,
+    events: mpsc::Sender<CommEvent>,
+    grace: Duration,
+) {
+    let (mut send, recv, max_frame) = stream.into_parts();
+    let reading = read_loop(recv, max_frame, conn.clone(), from, events, None);
+    let finishing = async {
+        let _ = send.finish();
+        let _ = send.stopped().await;
+    };
+    let _ = tokio::time::timeout(grace, async { tokio::join!(reading, finishing) }).await;
+    conn.close(code::REPLACED.into(), b"duplicate connection");
+}
+
 /// The application code the remote closed `conn` with, if it did.
 pub(crate) fn remote_close_code(conn: &quinn::Connection) -> Option<u32> {
     match conn.close_reason()? {
@@ -172,9 +203,11 @@ async fn read_loop(
     conn: quinn::Connection,
     from: RemotePeer,
     events: mpsc::Sender<CommEvent>,
-    ready: oneshot::Receiver<()>,
+    ready: Option<oneshot::Receiver<()>>,
 ) -> Ending {
-    let _ = ready.await;
+    if let Some(ready) = ready {
+        let _ = ready.await;
+    }
     loop {
         let bytes = match read_frame(&mut recv, max_frame).await {
             Ok(Some(bytes)) => bytes,

@@ -38,7 +38,7 @@ pub use types::{CommConfig, CommError, CommEvent, EVENTS_CAPACITY, RemotePeer};
 use crate::endpoint::{Connection, Endpoint};
 use crate::frame::Framed;
 use handshake::hex;
-use registry::{Ending, Entry, Registry, code};
+use registry::{Entry, Registry};
 
 /// A cloneable handle to the comm layer of one process.
 #[derive(Clone)]
@@ -159,7 +159,6 @@ impl Inner {
         peer: RemotePeer,
         dialled_by: Vec<u8>,
     ) -> RemotePeer {
-        let (send, recv, max_frame) = stream.into_parts();
         let (tx, queue) = mpsc::channel(self.config.send_buff_size.max(1));
         let (end_tx, end) = watch::channel(None);
         let mut registry = self.registry();
@@ -177,14 +176,18 @@ impl Inner {
             Err(kept) => {
                 drop(registry);
                 tracing::debug!(target: "comm", peer = %hex(&peer.pki_id), endpoint = %peer.endpoint, "duplicate connection dropped");
-                let ending = Ending::new(code::REPLACED, "duplicate connection");
-                let grace = self.config.conn_timeout;
-                tokio::spawn(async move {
-                    link::close_gracefully(send, &conn.inner, &ending, grace).await;
-                });
+                let closing = link::close_duplicate(
+                    stream,
+                    conn.inner,
+                    peer,
+                    self.events.clone(),
+                    self.config.conn_timeout,
+                );
+                tokio::spawn(closing);
                 return kept;
             }
         };
+        let (send, recv, max_frame) = stream.into_parts();
         drop(registry);
         tracing::info!(
             target: "comm",

@@ -6,6 +6,8 @@
 //!   both live, dialled by different sides            -> keep the one dialled by the lower PKI-ID
 //!   (both sides apply the same rule, so a simultaneous dial leaves both holding the same connection)
 //! the loser is closed with code REPLACED and no event; the survivor keeps its Connected.
+//! nothing sent on the loser is lost: each side writes out what it had queued on it, reads what the other
+//! sent until that side finishes, and only then closes it.
 //!
 //! a registered connection the REMOTE closed with REPLACED (it kept our other one, which we may not have
 //! registered yet): unregister silently, wait conn_timeout for the successor; no successor -> Disconnected.
