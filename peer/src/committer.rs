@@ -129,14 +129,17 @@ impl ChannelState {
     }
 
     /// Takes a block from any source: one below the height is a duplicate and ignored; one above it waits (up
-    /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later). Then whoever holds the
-    /// commit lock commits every waiting block that follows the height, its own and those other callers queued
-    /// meanwhile, and flushes once for all of them: under load, commits group. The caller verified the block
-    /// itself (data hash and orderer signature, [`block::verify`]: once, before forwarding it); here only its
-    /// place in the chain is checked.
+    /// to [`MAX_PENDING`] blocks, beyond which it is dropped and fetched again later). Then, unless another
+    /// caller is already committing, commits every waiting block that follows the height, its own and those
+    /// other callers queued meanwhile, and flushes once for all of them: under load, commits group. A caller
+    /// that finds the commit busy leaves its block to the one committing instead of queueing behind it, so
+    /// that a catch-up does not park one thread per block on the lock. The caller verified the block itself
+    /// (data hash and orderer signature, [`block::verify`]: once, before forwarding it); here only its place
+    /// in the chain is checked.
     ///
     /// A refused block ends the run and is reported as dropped; when it is the caller's own, its reason is
-    /// reported too, beside what the run committed before it. Fails only when the ledger does.
+    /// reported too, beside what the run committed before it (a block left to another caller is reported by
+    /// that caller, as a dropped buffered block). Fails only when the ledger does.
     pub fn accept(&self, block: Block, now: i64) -> Result<Accepted, CommitError> {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         let mut out = Accepted::default();
@@ -151,27 +154,19 @@ impl ChannelState {
             }
             pending.insert(number, block);
         }
-        let _guard = self.commit_lock.lock().expect("commit lock");
-        loop {
-            let height = self.ledger.info().height;
-            let next = self.pending.lock().expect("pending lock").remove(&height);
-            let Some(next) = next else { break };
-            match self.commit_locked(next, now, true) {
-                Ok(c) => out.committed.push(c),
-                Err(e) => {
-                    out.dropped.push(height);
-                    if height == number {
-                        out.refused = Some(e);
-                    } else {
-                        tracing::warn!(target: "committer", channel = %self.id, block = height, error = %e,
-                            "dropped a buffered block");
-                    }
-                    break;
-                }
+        // A block queued while the committer was between its last look at `pending` and its unlock would wait
+        // for the next caller: look again after unlocking.
+        while self.next_is_pending() {
+            let Ok(_guard) = self.commit_lock.try_lock() else {
+                break;
+            };
+            let went_through = self.commit_pending(number, now, &mut out);
+            if !out.committed.is_empty() {
+                self.synced()?;
             }
-        }
-        if !out.committed.is_empty() {
-            self.synced()?;
+            if !went_through {
+                break;
+            }
         }
         let mut pending = self.pending.lock().expect("pending lock");
         let height = self.ledger.info().height;
@@ -179,6 +174,37 @@ impl ChannelState {
         metrics::gauge!("gossip_payload_buffer_size", "channel" => self.id.clone())
             .set(pending.len() as f64);
         Ok(out)
+    }
+
+    fn next_is_pending(&self) -> bool {
+        let height = self.ledger.info().height;
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .contains_key(&height)
+    }
+
+    /// Commits the pending blocks that follow the height, under the commit lock, into `out`; false once a
+    /// refused block ended the run. `own` is the caller's block number.
+    fn commit_pending(&self, own: u64, now: i64, out: &mut Accepted) -> bool {
+        loop {
+            let height = self.ledger.info().height;
+            let next = self.pending.lock().expect("pending lock").remove(&height);
+            let Some(next) = next else { return true };
+            match self.commit_locked(next, now, true) {
+                Ok(c) => out.committed.push(c),
+                Err(e) => {
+                    out.dropped.push(height);
+                    if height == own {
+                        out.refused = Some(e);
+                    } else {
+                        tracing::warn!(target: "committer", channel = %self.id, block = height, error = %e,
+                            "dropped a buffered block");
+                    }
+                    return false;
+                }
+            }
+        }
     }
 
     /// Flushes what was appended, then lets waiters see the new height: nobody hears of a commit before it is
@@ -392,5 +418,31 @@ mod tests {
             accepted.refused
         );
         assert_eq!(*state.height().borrow(), 2, "the commit was announced");
+    }
+
+    #[test]
+    fn a_block_offered_while_another_caller_commits_is_left_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(joined(dir.path()));
+        let one = block::new_block(1, state.info().current_hash, Vec::new());
+        let hash_one = block::header_hash(one.header.as_ref().unwrap()).to_vec();
+        let committing = state.commit_lock.lock().unwrap();
+        let (done, accepted) = std::sync::mpsc::channel();
+        let offering = state.clone();
+        std::thread::spawn(move || done.send(offering.accept(one, 0).map(|a| a.committed.len())));
+        let left = accepted
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("accept returns while the commit is busy, instead of waiting for it");
+        assert_eq!(left.unwrap(), 0);
+        assert!(
+            state.pending.lock().unwrap().contains_key(&1),
+            "block 1 waits for the committer"
+        );
+        drop(committing);
+        // The next caller commits the block left to the committer, then its own.
+        let two = block::new_block(2, hash_one, Vec::new());
+        let accepted = state.accept(two, 0).unwrap();
+        assert_eq!(accepted.committed.len(), 2);
+        assert_eq!(state.info().height, 3);
     }
 }
