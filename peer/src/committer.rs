@@ -160,8 +160,9 @@ impl ChannelState {
             let Ok(_guard) = self.commit_lock.try_lock() else {
                 break;
             };
+            let before = out.committed.len();
             let went_through = self.commit_pending(number, now, &mut out);
-            if !out.committed.is_empty() {
+            if out.committed.len() > before {
                 self.synced()?;
             }
             if !went_through {
