@@ -141,18 +141,23 @@ async fn told(end: &mut watch::Receiver<Option<Ending>>) {
     let _ = end.wait_for(Option::is_some).await;
 }
 
-/// Ends a connection that never became (or no longer is) a link: finishes `send` and waits, at most
-/// `grace`, until the remote acknowledged everything written on it (e.g. our handshake answer), so closing
-/// the connection does not discard it; then closes with `ending`.
+/// Ends a connection that never becomes a link (a probe, or ourselves): [`finish`]es `send`, which carries
+/// our handshake answer, then closes with `ending`.
 pub(crate) async fn close_gracefully(
     mut send: SendStream,
     conn: &quinn::Connection,
     ending: &Ending,
     grace: Duration,
 ) {
+    finish(&mut send, grace).await;
+    conn.close(ending.code.into(), ending.reason.as_bytes());
+}
+
+/// Finishes `send` and waits, at most `grace`, until the remote acknowledged everything written on it, so
+/// that closing the connection afterwards does not discard it.
+async fn finish(send: &mut SendStream, grace: Duration) {
     let _ = send.finish();
     let _ = tokio::time::timeout(grace, send.stopped()).await;
-    conn.close(ending.code.into(), ending.reason.as_bytes());
 }
 
 /// Ends a connection dropped as a duplicate of `from`'s kept one without losing what the remote sent on it
@@ -167,11 +172,10 @@ pub(crate) async fn close_duplicate(
 ) {
     let (mut send, recv, max_frame) = stream.into_parts();
     let reading = read_loop(recv, max_frame, conn.clone(), from, events, None);
-    let finishing = async {
-        let _ = send.finish();
-        let _ = send.stopped().await;
-    };
-    let _ = tokio::time::timeout(grace, async { tokio::join!(reading, finishing) }).await;
+    let _ = tokio::time::timeout(grace, async {
+        tokio::join!(reading, finish(&mut send, grace))
+    })
+    .await;
     conn.close(code::REPLACED.into(), b"duplicate connection");
 }
 
@@ -282,8 +286,7 @@ async fn write_loop(
         }
     }
     // Finish so that everything written reaches the remote before the supervisor closes the connection.
-    let _ = send.finish();
-    let _ = tokio::time::timeout(grace, send.stopped()).await;
+    finish(&mut send, grace).await;
     stop.borrow()
         .clone()
         .unwrap_or_else(|| Ending::new(code::CLOSED, "closed"))
