@@ -35,6 +35,29 @@ fn block(n: u64) -> Vec<u8> {
     format!("block {n}").into_bytes()
 }
 
+/// The orderer's blocks `seqs` reach each of `to`.
+fn deliver(sim: &mut Sim, to: &[usize], seqs: std::ops::Range<u64>) {
+    for seq in seqs {
+        for &i in to {
+            sim.deliver(i, CH, seq, &block(seq));
+        }
+    }
+}
+
+/// Node `i`'s intake verified block `seq`, fetched by state transfer, and reports it to gossip.
+fn verified(sim: &mut Sim, i: usize, seq: u64) {
+    let (trace, now) = (Sim::trace_of(&sim.nodes[i].name), sim.now);
+    sim.nodes[i].core_mut().block_verified(
+        now,
+        CH,
+        seq,
+        block(seq),
+        None,
+        Source::StateTransfer,
+        trace,
+    );
+}
+
 /// The ranges node `i` asked for by state transfer, in order.
 fn requested(sim: &Sim, i: usize) -> Vec<(u64, u64)> {
     sim.nodes[i]
@@ -109,9 +132,7 @@ fn an_isolated_block_is_pushed_at_once_and_close_ones_wait_for_the_burst() {
     sim.run_for(ms(4));
     assert_eq!(sim.nodes[n[1]].height(CH), 2, "sent 10 ms after block 0");
     // Three close blocks fill a burst: they go at once.
-    for seq in 2..5 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 2..5);
     sim.run_for(ms(2));
     assert_eq!(sim.nodes[n[1]].height(CH), 5);
 }
@@ -196,9 +217,7 @@ fn blocks_never_leave_the_org() {
     sim.pump();
     sim.run_for(Duration::from_millis(50));
     assert!(sim.sees(o2).contains("peer0.org1"));
-    for seq in 0..5 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 0..5);
     sim.run_for(Duration::from_millis(50));
     assert_eq!(sim.nodes[n[1]].height(CH), 5);
     let data_msgs = sim.nodes[o2].received.iter().filter(|e| {
@@ -214,9 +233,7 @@ fn blocks_never_leave_the_org() {
 fn a_peer_that_missed_blocks_catches_up_by_state_transfer_at_once() {
     let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
-    for seq in 0..57 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 0..57);
     // No push: the others learn the leader's height from its StateInfo and fetch the blocks themselves.
     sim.run_for(Duration::from_millis(200));
     for &i in &n {
@@ -258,10 +275,7 @@ fn the_newest_missing_blocks_are_left_to_their_push_for_a_grace() {
 fn nothing_is_fetched_beyond_what_can_wait_behind_a_gap() {
     let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
-    for seq in 0..1_500 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-        sim.deliver(n[1], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0], n[1]], 0..1_500);
     // peer2's first requests to peer0 are lost: those ranges stay missing until the response timeout (3 s),
     // while every other range arrives.
     sim.cut.insert((n[0].min(n[2]), n[0].max(n[2])));
@@ -293,22 +307,10 @@ fn blocks_waiting_behind_a_gap_are_not_fetched_again() {
     // the newest 10 of them.
     let now = sim.now;
     for seq in 20..57 {
-        let trace = Sim::trace_of("peer2");
-        let node = &mut sim.nodes[n[2]];
-        node.core_mut().block_verified(
-            now,
-            CH,
-            seq,
-            block(seq),
-            None,
-            Source::StateTransfer,
-            trace,
-        );
-        node.accept(now, CH, seq, block(seq));
+        verified(&mut sim, n[2], seq);
+        sim.nodes[n[2]].accept(now, CH, seq, block(seq));
     }
-    for seq in 0..57 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 0..57);
     sim.run_for(Duration::from_millis(200));
     assert_eq!(sim.nodes[n[2]].height(CH), 57);
     let asked = requested(&sim, n[2]);
@@ -323,20 +325,9 @@ fn a_block_the_committer_lets_go_is_fetched_again() {
     let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 2);
     // peer1 verified block 3, but its committer dropped it (no room): after `block_rejected` it is fetched again.
-    let (trace, now) = (Sim::trace_of("peer1"), sim.now);
-    sim.nodes[n[1]].core_mut().block_verified(
-        now,
-        CH,
-        3,
-        block(3),
-        None,
-        Source::StateTransfer,
-        trace,
-    );
+    verified(&mut sim, n[1], 3);
     sim.nodes[n[1]].core_mut().block_rejected(CH, 3);
-    for seq in 0..5 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 0..5);
     sim.run_for(Duration::from_millis(200));
     assert_eq!(sim.nodes[n[1]].height(CH), 5);
 }
@@ -345,10 +336,7 @@ fn a_block_the_committer_lets_go_is_fetched_again() {
 fn an_unanswered_state_request_is_retried_elsewhere() {
     let mut sim = Sim::new(without_push());
     let n = org1(&mut sim, 3);
-    for seq in 0..5 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-        sim.deliver(n[1], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0], n[1]], 0..5);
     // peer2 hears the heights, but the first holder it asks goes silent.
     sim.isolate(n[0]);
     sim.run_for(Duration::from_secs(10));
@@ -364,9 +352,7 @@ fn with_push_and_state_transfer_off_followers_converge_by_pull() {
     };
     let mut sim = Sim::new(config);
     let n = org1(&mut sim, 3);
-    for seq in 0..5 {
-        sim.deliver(n[0], CH, seq, &block(seq));
-    }
+    deliver(&mut sim, &[n[0]], 0..5);
     // Pull rounds run every pullInterval (4 s), each taking digestWaitTime plus a response.
     sim.run_for(Duration::from_secs(20));
     for &i in &n {
