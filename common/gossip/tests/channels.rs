@@ -239,6 +239,42 @@ fn heights_that_change_faster_than_the_gap_are_published_together() {
 }
 
 #[test]
+fn a_relayed_copy_of_a_state_info_already_held_is_not_verified_again() {
+    let mut sim = Sim::new(GossipConfig::default());
+    let n = first_network(&mut sim, true);
+    join_all(&mut sim, &n, "mychannel", &[anchor_org1()]);
+    sim.run_for(Duration::from_millis(50));
+    let pki = sim.nodes[n[1]].pki();
+    let held = sim.nodes[n[0]]
+        .received
+        .iter()
+        .rev()
+        .find(|e| {
+            matches!(weft_gossip::message::open(e).ok().and_then(|m| m.content),
+                Some(weft_wire::gossip::gossip_message::Content::StateInfo(si)) if si.pki_id == pki.0)
+        })
+        .cloned()
+        .expect("peer0 holds peer1's StateInfo");
+    let before = sim.nodes[n[0]].verified();
+    // The same publication again, relayed by another member: nothing to learn, no signature to check.
+    sim.inject(n[2], n[0], held.clone());
+    assert_eq!(sim.nodes[n[0]].verified(), before);
+    // A newer one is verified (and a forged newer one refused).
+    let now = sim.now;
+    sim.nodes[n[1]]
+        .core_mut()
+        .update_height(now, "mychannel", 7);
+    sim.pump();
+    sim.run_for(Duration::from_millis(10));
+    assert!(sim.nodes[n[0]].verified() > before);
+    let view = sim.nodes[n[0]].core().channel_members("mychannel").unwrap();
+    assert_eq!(
+        view.iter().find(|m| m.pki_id == pki).map(|m| m.height),
+        Some(7)
+    );
+}
+
+#[test]
 fn a_peer_in_another_channel_never_sees_the_channel_name() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = first_network(&mut sim, true);

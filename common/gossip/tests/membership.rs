@@ -155,9 +155,7 @@ fn alive_messages_are_ordered_by_incarnation_then_sequence() {
     sim.start(a);
     sim.start(b);
     sim.run_for(secs(1));
-    let crypto = sim::FakeCrypto {
-        identity: sim.nodes[b].identity(),
-    };
+    let crypto = sim::FakeCrypto::of(sim.nodes[b].identity());
     let pki = sim.nodes[b].pki();
     let alive = |t: PeerTime| message::signed(&crypto, &message::alive(&pki, "p1o1:8051", t, None));
     // A replay of an old message changes nothing and is not an error.
@@ -190,9 +188,7 @@ fn forged_and_impersonating_messages_are_rejected_and_counted() {
     sim.run_for(secs(1));
     let pki_b = sim.nodes[b].pki();
     // Valid format, wrong key: signed with someone else's identity.
-    let mallory = sim::FakeCrypto {
-        identity: b"Org1MSP|mallory".to_vec(),
-    };
+    let mallory = sim::FakeCrypto::of(b"Org1MSP|mallory".to_vec());
     let forged = message::signed(
         &mallory,
         &message::alive(
@@ -234,9 +230,7 @@ fn forged_and_impersonating_messages_are_rejected_and_counted() {
     )));
 
     // An identity from an unknown CA.
-    let stranger = sim::FakeCrypto {
-        identity: b"UnknownMSP|eve".to_vec(),
-    };
+    let stranger = sim::FakeCrypto::of(b"UnknownMSP|eve".to_vec());
     let eve = weft_gossip::PkiId(sim::digest(&[b"UnknownMSP|eve"]));
     let alive = message::alive(
         &eve,
@@ -254,9 +248,7 @@ fn forged_and_impersonating_messages_are_rejected_and_counted() {
     )));
 
     // A membership request carrying someone else's alive message.
-    let c_crypto = sim::FakeCrypto {
-        identity: sim.nodes[a].identity(),
-    };
+    let c_crypto = sim::FakeCrypto::of(sim.nodes[a].identity());
     let other = message::signed(
         &c_crypto,
         &message::alive(
@@ -309,9 +301,7 @@ fn an_alive_with_our_pki_id_and_another_endpoint_is_a_bad_configuration() {
     sim.start(a);
     sim.start(b);
     sim.run_for(secs(1));
-    let me = sim::FakeCrypto {
-        identity: sim.nodes[a].identity(),
-    };
+    let me = sim::FakeCrypto::of(sim.nodes[a].identity());
     let clone = message::signed(
         &me,
         &message::alive(

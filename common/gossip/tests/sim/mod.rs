@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use weft_gossip::core::{Event, Transmit};
@@ -16,6 +18,18 @@ use weft_wire::gossip::Envelope;
 
 pub struct FakeCrypto {
     pub identity: Vec<u8>,
+    /// Signatures verified so far.
+    pub verifies: Arc<AtomicUsize>,
+}
+
+impl FakeCrypto {
+    /// The crypto of `identity`, with a counter of its own.
+    pub fn of(identity: Vec<u8>) -> Self {
+        Self {
+            identity,
+            verifies: Arc::default(),
+        }
+    }
 }
 
 pub fn digest(parts: &[&[u8]]) -> Vec<u8> {
@@ -39,6 +53,7 @@ impl GossipCrypto for FakeCrypto {
         Ok((PkiId(digest(&[identity])), org.to_string()))
     }
     fn verify(&self, identity: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
+        self.verifies.fetch_add(1, Ordering::Relaxed);
         (digest(&[identity, msg]) == sig)
             .then_some(())
             .ok_or_else(|| "signature mismatch".into())
@@ -59,6 +74,8 @@ pub struct Node {
     pub ledger: BTreeMap<String, Vec<Vec<u8>>>,
     /// Verified blocks waiting for their predecessors.
     pub buffer: BTreeMap<String, BTreeMap<u64, Vec<u8>>>,
+    /// Signatures this node verified, across restarts.
+    pub verifies: Arc<AtomicUsize>,
 }
 
 impl Node {
@@ -100,6 +117,9 @@ impl Node {
     }
     pub fn up(&self) -> bool {
         self.core.is_some()
+    }
+    pub fn verified(&self) -> usize {
+        self.verifies.load(Ordering::Relaxed)
     }
 }
 
@@ -148,6 +168,7 @@ impl Sim {
             incarnation: 1,
             ledger: BTreeMap::new(),
             buffer: BTreeMap::new(),
+            verifies: Arc::default(),
         });
         self.nodes.len() - 1
     }
@@ -166,6 +187,7 @@ impl Sim {
         };
         let crypto = FakeCrypto {
             identity: n.identity(),
+            verifies: n.verifies.clone(),
         };
         n.core = Some(GossipCore::new(
             me,
