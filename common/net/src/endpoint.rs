@@ -36,6 +36,11 @@ impl Default for TransportConfig {
     }
 }
 
+/// The UDP receive buffer asked of the kernel (it caps the request at `net.core.rmem_max`). A block of a few
+/// hundred KB arrives as a burst of datagrams; the default buffer (about 200 KB) overflows under such bursts
+/// and every datagram dropped there is a loss QUIC must detect and resend.
+const UDP_RECV_BUFFER: usize = 8 << 20;
+
 impl TransportConfig {
     fn quinn(&self) -> Arc<quinn::TransportConfig> {
         let mut t = quinn::TransportConfig::default();
@@ -78,7 +83,7 @@ impl Endpoint {
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
         server.transport_config(config.quinn());
-        let inner = quinn::Endpoint::server(server, addr)
+        let inner = endpoint(addr, Some(server))
             .map_err(|e| TlsError::Config(format!("cannot bind UDP {addr}: {e}")))?;
         let client = client_config(tls, trust, &config)?;
         Ok(Self {
@@ -95,8 +100,8 @@ impl Endpoint {
         config: TransportConfig,
     ) -> Result<Self, TlsError> {
         let bind: SocketAddr = "0.0.0.0:0".parse().expect("valid address");
-        let inner = quinn::Endpoint::client(bind)
-            .map_err(|e| TlsError::Config(format!("cannot bind UDP: {e}")))?;
+        let inner =
+            endpoint(bind, None).map_err(|e| TlsError::Config(format!("cannot bind UDP: {e}")))?;
         let client = client_config(tls, trust, &config)?;
         Ok(Self {
             inner,
@@ -170,6 +175,37 @@ impl Endpoint {
     }
 }
 
+/// A quinn endpoint on [`udp_socket`]`(addr)`.
+fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> std::io::Result<quinn::Endpoint> {
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        server,
+        udp_socket(addr)?,
+        Arc::new(quinn::TokioRuntime),
+    )
+}
+
+/// A UDP socket bound to `addr` with a receive buffer of [`UDP_RECV_BUFFER`], or as much of it as the kernel
+/// allows.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RECV_BUFFER) {
+        tracing::warn!(target: "comm", error = %e, "cannot enlarge the UDP receive buffer");
+    }
+    // Linux grants at most net.core.rmem_max and reports twice what it grants (its bookkeeping included).
+    let got = socket.recv_buffer_size().unwrap_or(0);
+    if got < UDP_RECV_BUFFER {
+        tracing::info!(target: "comm", asked = UDP_RECV_BUFFER, got,
+            "UDP receive buffer smaller than asked; raise net.core.rmem_max for fewer losses under bursts");
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
 fn client_config(
     tls: &NodeTls,
     trust: &TrustStore,
@@ -217,5 +253,26 @@ impl Connection {
 
     pub fn close(&self, reason: &str) {
         self.inner.close(0u32.into(), reason.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_udp_receive_buffer_is_as_large_as_the_kernel_allows() {
+        let socket = udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+        let got = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
+        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Reported doubled; the default (net.core.rmem_default, about 200 KB) is what a plain bind gets.
+        assert!(
+            got >= 2 * max.min(UDP_RECV_BUFFER),
+            "got {got}, kernel allows {max}"
+        );
     }
 }
