@@ -41,9 +41,20 @@ impl Default for TransportConfig {
 /// and every datagram dropped there is a loss QUIC must detect and resend.
 const UDP_RECV_BUFFER: usize = 8 << 20;
 
+/// The largest UDP payload sent or accepted, and the bound of MTU discovery. Datagrams start at 1,200 bytes and
+/// grow to what the path carries: about 1,470 on Ethernet, this bound on loopback (MTU 64 KiB), where a 300 KB
+/// block then takes 47 datagrams instead of 205, each with its own encryption, header protection and
+/// acknowledgement. Not larger: quinn hands the kernel up to 10 datagrams in one segmentation-offload send,
+/// which must stay within 64 KiB (beyond it the send fails, the datagrams count as lost, and after a few such
+/// losses discovery falls back to 1,200 bytes).
+const MAX_UDP_PAYLOAD: u16 = 6_500;
+
 impl TransportConfig {
     fn quinn(&self) -> Arc<quinn::TransportConfig> {
         let mut t = quinn::TransportConfig::default();
+        let mut mtu = quinn::MtuDiscoveryConfig::default();
+        mtu.upper_bound(MAX_UDP_PAYLOAD);
+        t.mtu_discovery_config(Some(mtu));
         t.keep_alive_interval(Some(self.keep_alive));
         t.max_idle_timeout(Some(
             self.idle_timeout
@@ -180,8 +191,12 @@ fn endpoint(
     addr: SocketAddr,
     server: Option<quinn::ServerConfig>,
 ) -> std::io::Result<quinn::Endpoint> {
+    let mut config = quinn::EndpointConfig::default();
+    config
+        .max_udp_payload_size(MAX_UDP_PAYLOAD)
+        .expect("a payload size within QUIC's bounds");
     quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
+        config,
         server,
         udp_socket(addr)?,
         Arc::new(quinn::TokioRuntime),

@@ -145,6 +145,34 @@ async fn mutual_tls_round_trip_and_unknown_ca_refused() {
 }
 
 #[tokio::test]
+async fn on_loopback_datagrams_grow_beyond_ethernet_size() {
+    let org = ca("tlsca.org1");
+    let trust = TrustStore::new(vec![org.der.clone()]);
+    let server = echo_server(&leaf(&org, "peer0"), &trust).await;
+    let client = Endpoint::client(&leaf(&org, "client"), &trust, small_frames()).unwrap();
+    let conn = client
+        .connect(server.local_addr().unwrap(), "localhost")
+        .await
+        .unwrap();
+    let mut s = conn.open().await.unwrap();
+    // MTU discovery probes the path in the background; traffic keeps the connection busy meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        s.send(&Envelope::default()).await.unwrap();
+        assert!(s.recv::<Envelope>().await.unwrap().is_some());
+        let mtu = conn.inner.stats().path.current_mtu;
+        if mtu > 1_500 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "path MTU still {mtu} after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
 async fn oversized_and_malformed_frames_are_refused() {
     let org = ca("tlsca.org1");
     let trust = TrustStore::new(vec![org.der.clone()]);
