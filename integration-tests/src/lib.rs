@@ -9,7 +9,7 @@ mod network;
 mod ports;
 mod wait;
 
-pub use network::{Broadcaster, Network, NodeInfo, Options};
+pub use network::{BroadcastSession, Broadcaster, Network, NodeInfo, Options};
 pub use ports::free_port;
 pub use wait::wait_for;
 

@@ -16,7 +16,7 @@ mod broadcast;
 mod cli;
 mod ops;
 
-pub use broadcast::Broadcaster;
+pub use broadcast::{BroadcastSession, Broadcaster};
 
 /// The channel every test network creates.
 pub const CHANNEL: &str = "mychannel";

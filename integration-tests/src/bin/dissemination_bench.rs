@@ -176,9 +176,10 @@ fn main() {
     // Paced at a rate the network sustains, so that the figure is the path of a block, not a queue.
     println!("cutting {blocks} blocks of 10 x 30 KB transactions at {RATE} blocks/s...");
     let period = Duration::from_secs_f64(1.0 / RATE);
+    let session = rt.block_on(b.connect());
     let mut next = Instant::now();
     for _ in 0..blocks {
-        rt.block_on(b.send(10, 30 * 1024, 10, None));
+        rt.block_on(session.send(10, 30 * 1024, 10, None));
         next += period;
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
@@ -213,8 +214,9 @@ fn main() {
         let (b, stop) = (net.broadcaster(), stop.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
+            let session = rt.block_on(b.connect());
             while !stop.load(Ordering::Relaxed) {
-                rt.block_on(b.send(10, 100, 1, Some(stop.clone())));
+                rt.block_on(session.send(10, 100, 1, Some(stop.clone())));
                 std::thread::sleep(Duration::from_millis(20));
             }
         })

@@ -43,8 +43,25 @@ pub struct Broadcaster {
 }
 
 impl Broadcaster {
-    /// Sends `n` messages of `size` bytes over `tasks` concurrent streams, stopping early when `stop` turns
-    /// true. Must run inside a tokio runtime.
+    /// Connects to the orderer. Sends on the session share its connection, as a Fabric client keeps its gRPC
+    /// connection: a handshake per batch would load the orderer with work no real client gives it.
+    pub async fn connect(&self) -> BroadcastSession {
+        let trust = weft_net::TrustStore::new(self.roots.clone());
+        let endpoint =
+            weft_net::Endpoint::client(&self.tls, &trust, weft_net::TransportConfig::default())
+                .expect("endpoint");
+        let conn = endpoint
+            .connect_host(&self.orderer, None)
+            .await
+            .expect("orderer connection");
+        BroadcastSession {
+            _endpoint: endpoint,
+            conn,
+            signer: self.signer.clone(),
+        }
+    }
+
+    /// [`BroadcastSession::send`] on a connection of its own. Must run inside a tokio runtime.
     pub async fn send(
         &self,
         n: usize,
@@ -52,39 +69,72 @@ impl Broadcaster {
         tasks: usize,
         stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) {
-        let trust = weft_net::TrustStore::new(self.roots.clone());
-        let ep =
-            weft_net::Endpoint::client(&self.tls, &trust, weft_net::TransportConfig::default())
-                .expect("endpoint");
-        let conn = ep
-            .connect_host(&self.orderer, None)
-            .await
-            .expect("orderer connection");
+        self.connect().await.send(n, size, tasks, stop).await;
+    }
+}
+
+/// A connection to the orderer for broadcasting.
+pub struct BroadcastSession {
+    _endpoint: weft_net::Endpoint,
+    conn: weft_net::Connection,
+    signer: std::sync::Arc<weft_crypto::Signer>,
+}
+
+impl BroadcastSession {
+    /// Signs `n` MESSAGE transactions of `size` bytes, then sends them over `tasks` concurrent Broadcast
+    /// streams (each carries its share one after the other, as a Fabric client's stream does), stopping early
+    /// when `stop` turns true; returns when all sent are accepted. Signing first keeps the load generator's
+    /// own CPU out of the sending, which shares the machine with the network it measures.
+    pub async fn send(
+        &self,
+        n: usize,
+        size: usize,
+        tasks: usize,
+        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) {
+        let signed: Vec<weft_wire::common::Envelope> = (0..n)
+            .map(|i| {
+                let mut data = format!("message {i} ").into_bytes();
+                data.resize(size.max(data.len()), b'.');
+                let kind = weft_wire::common::HeaderType::Message;
+                let now = std::time::SystemTime::now();
+                weft_crypto::envelope::create(&self.signer, kind, CHANNEL, data, now).0
+            })
+            .collect();
+        let tasks = tasks.max(1);
+        let mut shares: Vec<Vec<weft_wire::common::Envelope>> = vec![Vec::new(); tasks];
+        for (i, env) in signed.into_iter().enumerate() {
+            shares[i % tasks].push(env);
+        }
         let mut handles = Vec::new();
-        for t in 0..tasks {
-            let (conn, signer, stop) = (conn.clone(), self.signer.clone(), stop.clone());
+        for share in shares.into_iter().filter(|s| !s.is_empty()) {
+            let (conn, stop) = (self.conn.clone(), stop.clone());
             handles.push(tokio::spawn(async move {
-                for i in (t..n).step_by(tasks) {
+                let mut stream = conn.open().await.expect("broadcast stream");
+                for env in share {
                     if stop
                         .as_ref()
                         .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
                     {
-                        return;
+                        break;
                     }
-                    let mut data = format!("message {i} ").into_bytes();
-                    data.resize(size.max(data.len()), b'.');
-                    let kind = weft_wire::common::HeaderType::Message;
-                    let (env, _) = weft_crypto::envelope::create(
-                        &signer,
-                        kind,
-                        CHANNEL,
-                        data,
-                        std::time::SystemTime::now(),
-                    );
-                    weft_peer::client::broadcast(&conn, env)
+                    let request = weft_wire::service::Request {
+                        kind: Some(weft_wire::service::request::Kind::Broadcast(env)),
+                    };
+                    stream.send(&request).await.expect("broadcast sent");
+                    let resp: weft_wire::orderer::BroadcastResponse = stream
+                        .recv()
                         .await
-                        .expect("broadcast accepted");
+                        .expect("broadcast answered")
+                        .expect("an answer before the stream ends");
+                    assert_eq!(
+                        resp.status,
+                        weft_wire::common::Status::Success as i32,
+                        "broadcast refused: {}",
+                        resp.info
+                    );
                 }
+                stream.finish();
             }));
         }
         for h in handles {
