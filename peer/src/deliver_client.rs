@@ -149,6 +149,10 @@ async fn session(
     tracing::info!(target: "deliveryClient", channel = %state.id, orderer = %address, from = height,
         "pulling blocks from the ordering service");
     let mut progressed = false;
+    // Commits run off the async workers and overlap with receiving the next blocks: the committer commits them
+    // in order and flushes once for those that queued meanwhile, so a burst does not pay a flush per block.
+    // Handles, not a JoinSet: a commit that was handed over runs to its end even if this stream breaks.
+    let mut commits = std::collections::VecDeque::new();
     while let Some((block, trace)) = client::next_block_traced(&mut stream).await? {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         if number < state.info().height {
@@ -178,25 +182,57 @@ async fn session(
         }
         node.provenance
             .record(&state.id, number, Source::Orderer, None, mine);
-        // Validation and the ledger write are CPU and disk work: off the async workers.
-        let (n, st) = (node.clone(), state.clone());
-        let committed = tokio::task::spawn_blocking(move || n.commit(&st, block))
-            .await
-            .map_err(|e| ClientError::Transport(format!("commit task: {e}")))?;
-        match committed {
-            Ok(()) => progressed = true,
-            Err(CommitError::Ledger(e)) => {
-                return Err(ClientError::Transport(format!("ledger: {e}")));
-            }
-            Err(e) => {
-                metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone())
-                    .increment(1);
-                tracing::warn!(target: "deliveryClient", channel = %state.id, orderer = %address, block = number,
-                    error = %e, "refused block from the ordering service");
+        // A disk slower than the stream slows the stream instead of queueing without bound.
+        while commits.len() >= COMMITS_IN_FLIGHT
+            || commits.front().is_some_and(|c: &Commit| c.is_finished())
+        {
+            let done = commits.pop_front().expect("not empty").await;
+            if !committed(done, state, address, &mut progressed)? {
                 conn.close("refused block");
                 return Ok(progressed);
             }
         }
+        let (n, st) = (node.clone(), state.clone());
+        commits.push_back(tokio::task::spawn_blocking(move || {
+            (number, n.commit(&st, block))
+        }));
+    }
+    for c in commits {
+        let done = c.await;
+        if !committed(done, state, address, &mut progressed)? {
+            conn.close("refused block");
+            break;
+        }
     }
     Ok(progressed)
+}
+
+/// Blocks from the orderer handed to the committer and not yet reported back.
+const COMMITS_IN_FLIGHT: usize = 64;
+
+/// One block's commit task: its number and outcome.
+type Commit = tokio::task::JoinHandle<(u64, Result<(), CommitError>)>;
+
+/// Takes the outcome of one block's commit task: whether the stream may go on (false: the orderer sent a block
+/// the committer refused). A ledger failure is an error.
+fn committed(
+    done: Result<(u64, Result<(), CommitError>), tokio::task::JoinError>,
+    state: &ChannelState,
+    address: &str,
+    progressed: &mut bool,
+) -> Result<bool, ClientError> {
+    let (number, result) = done.map_err(|e| ClientError::Transport(format!("commit task: {e}")))?;
+    match result {
+        Ok(()) => {
+            *progressed = true;
+            Ok(true)
+        }
+        Err(CommitError::Ledger(e)) => Err(ClientError::Transport(format!("ledger: {e}"))),
+        Err(e) => {
+            metrics::counter!("deliver_blocks_refused", "channel" => state.id.clone()).increment(1);
+            tracing::warn!(target: "deliveryClient", channel = %state.id, orderer = %address, block = number,
+                error = %e, "refused block from the ordering service");
+            Ok(false)
+        }
+    }
 }

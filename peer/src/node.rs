@@ -264,7 +264,6 @@ impl PeerNode {
             weft_ops::trace::set_parent(&span, &r.trace);
         }
         let _commit = span.enter();
-        let started = std::time::Instant::now();
         let accepted = ch.accept(block, crate::now_unix()).inspect_err(|_| {
             self.gossip.block_rejected(&ch.id, number);
         })?;
@@ -272,13 +271,7 @@ impl PeerNode {
         for &n in &accepted.dropped {
             self.gossip.block_rejected(&ch.id, n);
         }
-        let committed = accepted.committed;
-        if !committed.is_empty() {
-            // Fabric's name: validation and the ledger write of what this block released.
-            metrics::histogram!("ledger_block_processing_time", "channel" => ch.id.clone())
-                .record(started.elapsed().as_secs_f64());
-        }
-        for (info, config) in committed {
+        for (info, config) in accepted.committed {
             let number = info.height - 1;
             tracing::info!(target: "committer", channel = %ch.id, block = number, height = info.height, "committed block");
             self.provenance.committed(&ch.id, number);
