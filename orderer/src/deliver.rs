@@ -8,7 +8,8 @@ use weft_ledger::BlockStore;
 use weft_net::{FrameError, Framed};
 use weft_wire::common::{Envelope, HeaderType, Status};
 use weft_wire::orderer::{
-    DeliverResponse, SeekInfo, SeekPosition, deliver_response, seek_info, seek_position,
+    DeliverResponse, DeliverResponseBytes, SeekInfo, SeekPosition, deliver_response,
+    deliver_response_bytes, seek_info, seek_position,
 };
 
 use crate::chain::unix_now;
@@ -106,7 +107,8 @@ async fn serve(
                 _ = stream.send.stopped() => return Err(FrameError::Connection("client went away".into())),
             }
         }
-        let block = match channel.ledger.block(next) {
+        // Sent as the ledger stores it (see DeliverResponseBytes).
+        let block = match channel.ledger.block_bytes(next) {
             Ok(Some(b)) => b,
             Ok(None) => {
                 return Ok(Err((
@@ -121,8 +123,8 @@ async fn serve(
         if let Some(cut) = channel.cuts.get(next) {
             weft_ops::trace::set_parent(&span, &cut.trace);
         }
-        let response = DeliverResponse {
-            r#type: Some(deliver_response::Type::Block(block)),
+        let response = DeliverResponseBytes {
+            r#type: Some(deliver_response_bytes::Type::Block(block)),
             trace_context: weft_ops::trace::inject(&span),
         };
         stream.send(&response).instrument(span).await?;

@@ -9,8 +9,8 @@ use weft_net::{Connection, Framed};
 use weft_wire::Message;
 use weft_wire::common::{Block, Envelope, HeaderType, Status};
 use weft_wire::orderer::{
-    BroadcastResponse, DeliverResponse, SeekInfo, SeekPosition, SeekSpecified, deliver_response,
-    seek_info, seek_position,
+    BroadcastResponse, DeliverResponseBytes, SeekInfo, SeekPosition, SeekSpecified,
+    deliver_response_bytes, seek_info, seek_position,
 };
 use weft_wire::service::{PeerAdminRequest, PeerAdminResponse, Request, request};
 
@@ -119,17 +119,30 @@ pub async fn deliver(conn: &Connection, seek: Envelope) -> Result<Framed, Client
 
 /// The next block of a Deliver stream; `Ok(None)` when the stream ended with SUCCESS.
 pub async fn next_block(stream: &mut Framed) -> Result<Option<Block>, ClientError> {
-    Ok(next_block_traced(stream).await?.map(|(b, _)| b))
+    Ok(next_block_traced(stream).await?.map(|d| d.block))
 }
 
-/// [`next_block`] with the trace context of the orderer's span that delivered the block.
-pub async fn next_block_traced(
-    stream: &mut Framed,
-) -> Result<Option<(Block, BTreeMap<String, String>)>, ClientError> {
-    let resp: DeliverResponse = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
+/// A block from a Deliver stream: decoded, as sent, and with the orderer's trace context.
+pub struct Delivered {
+    pub block: Block,
+    pub bytes: Vec<u8>,
+    pub trace: BTreeMap<String, String>,
+}
+
+/// The next block of a Deliver stream; `None` once the orderer ends the stream with SUCCESS.
+pub async fn next_block_traced(stream: &mut Framed) -> Result<Option<Delivered>, ClientError> {
+    let resp: DeliverResponseBytes = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
     match resp.r#type {
-        Some(deliver_response::Type::Block(b)) => Ok(Some((b, resp.trace_context))),
-        Some(deliver_response::Type::Status(code)) => match status_of(code) {
+        Some(deliver_response_bytes::Type::Block(bytes)) => {
+            let block = Block::decode(bytes.as_slice())
+                .map_err(|e| ClientError::Transport(format!("malformed block: {e}")))?;
+            Ok(Some(Delivered {
+                block,
+                bytes,
+                trace: resp.trace_context,
+            }))
+        }
+        Some(deliver_response_bytes::Type::Status(code)) => match status_of(code) {
             Status::Success => Ok(None),
             status => Err(ClientError::Status {
                 service: "deliver",

@@ -153,7 +153,12 @@ async fn session(
     // in order and flushes once for those that queued meanwhile, so a burst does not pay a flush per block.
     // Handles, not a JoinSet: a commit that was handed over runs to its end even if this stream breaks.
     let mut commits = std::collections::VecDeque::new();
-    while let Some((block, trace)) = client::next_block_traced(&mut stream).await? {
+    while let Some(client::Delivered {
+        block,
+        bytes,
+        trace,
+    }) = client::next_block_traced(&mut stream).await?
+    {
         let number = block.header.as_ref().map_or(0, |h| h.number);
         if number < state.info().height {
             // Already committed, from gossip.
@@ -173,12 +178,8 @@ async fn session(
         let mine = weft_ops::trace::inject(&span);
         drop(span);
         if node.block_gossip {
-            node.gossip.from_orderer(
-                &state.id,
-                number,
-                weft_wire::Message::encode_to_vec(&block),
-                mine.clone(),
-            );
+            node.gossip
+                .from_orderer(&state.id, number, bytes, mine.clone());
         }
         node.provenance
             .record(&state.id, number, Source::Orderer, None, mine);

@@ -85,6 +85,38 @@ mod tests {
     }
 
     #[test]
+    fn a_deliver_response_reads_as_one_with_its_block_serialized_and_back() {
+        use orderer::{
+            DeliverResponse, DeliverResponseBytes, deliver_response, deliver_response_bytes,
+        };
+        let block = Block {
+            header: Some(BlockHeader {
+                number: 3,
+                previous_hash: vec![4; 32],
+                data_hash: vec![5; 32],
+            }),
+            data: Some(BlockData {
+                data: vec![b"a".to_vec(), b"b".to_vec()],
+            }),
+            metadata: None,
+        };
+        let trace_context: std::collections::BTreeMap<String, String> =
+            [("traceparent".to_string(), "00-ab-cd-01".to_string())].into();
+        let full = DeliverResponse {
+            r#type: Some(deliver_response::Type::Block(block.clone())),
+            trace_context: trace_context.clone(),
+        };
+        let raw: DeliverResponseBytes = decode("deliver response", &full.encode_to_vec()).unwrap();
+        assert_eq!(
+            raw.r#type,
+            Some(deliver_response_bytes::Type::Block(block.encode_to_vec()))
+        );
+        assert_eq!(raw.trace_context, trace_context);
+        let back: DeliverResponse = decode("deliver response", &raw.encode_to_vec()).unwrap();
+        assert_eq!(back, full);
+    }
+
+    #[test]
     fn malformed_bytes_name_what_was_decoded() {
         let err = decode::<Envelope>("envelope", &[0x0a, 0xff, 0xff]).unwrap_err();
         assert!(err.to_string().starts_with("malformed envelope"), "{err}");
