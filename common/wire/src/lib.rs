@@ -66,19 +66,23 @@ mod tests {
     use super::*;
     use common::{Block, BlockData, BlockHeader, Envelope};
 
-    #[test]
-    fn block_round_trips() {
-        let block = Block {
+    fn block(number: u64, txs: &[&[u8]]) -> Block {
+        Block {
             header: Some(BlockHeader {
-                number: 7,
+                number,
                 previous_hash: vec![1; 32],
                 data_hash: vec![2; 32],
             }),
             data: Some(BlockData {
-                data: vec![b"tx".to_vec()],
+                data: txs.iter().map(|t| t.to_vec()).collect(),
             }),
             metadata: None,
-        };
+        }
+    }
+
+    #[test]
+    fn block_round_trips() {
+        let block = block(7, &[b"tx"]);
         let bytes = block.encode_to_vec();
         let back: Block = decode("block", &bytes).unwrap();
         assert_eq!(back, block);
@@ -89,17 +93,7 @@ mod tests {
         use orderer::{
             DeliverResponse, DeliverResponseBytes, deliver_response, deliver_response_bytes,
         };
-        let block = Block {
-            header: Some(BlockHeader {
-                number: 3,
-                previous_hash: vec![4; 32],
-                data_hash: vec![5; 32],
-            }),
-            data: Some(BlockData {
-                data: vec![b"a".to_vec(), b"b".to_vec()],
-            }),
-            metadata: None,
-        };
+        let block = block(3, &[b"a", b"b"]);
         let trace_context: std::collections::BTreeMap<String, String> =
             [("traceparent".to_string(), "00-ab-cd-01".to_string())].into();
         let full = DeliverResponse {
