@@ -39,15 +39,23 @@ fn status_of(code: i32) -> Status {
     Status::try_from(code).unwrap_or(Status::Unknown)
 }
 
-/// Sends one envelope to the orderer's Broadcast and returns its answer (SUCCESS or an error status).
+/// Sends one envelope to the orderer's Broadcast on a stream of its own and returns its answer (SUCCESS or an
+/// error status).
 pub async fn broadcast(conn: &Connection, env: Envelope) -> Result<(), ClientError> {
     let mut s = conn.open().await.map_err(ClientError::Transport)?;
+    let answer = broadcast_on(&mut s, env).await;
+    s.finish();
+    answer
+}
+
+/// Sends one envelope on an open Broadcast stream and waits for its answer; the stream can carry the next one,
+/// as a Fabric client's Broadcast stream does.
+pub async fn broadcast_on(s: &mut Framed, env: Envelope) -> Result<(), ClientError> {
     s.send(&Request {
         kind: Some(request::Kind::Broadcast(env)),
     })
     .await?;
     let resp: BroadcastResponse = s.recv().await?.ok_or(ClientError::NoAnswer)?;
-    s.finish();
     match status_of(resp.status) {
         Status::Success => Ok(()),
         status => Err(ClientError::Status {

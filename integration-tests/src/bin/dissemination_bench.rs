@@ -265,7 +265,7 @@ fn main() {
     net.kill(follower);
     let hs = height(&net, &org2_leader);
     println!("cutting 2000 blocks while {follower} is down...");
-    rt.block_on(b.send(20_000, 100, 8, None));
+    rt.block_on(session.send(20_000, 100, 8, None));
     wait_height(&net, &[&org2_leader], hs + 2000, Duration::from_secs(600));
     let target = height(&net, &org2_leader);
     // The rest of the network is at the head before the follower comes back: the figure is the follower's
@@ -305,7 +305,7 @@ fn main() {
     let hb = height(&net, follower);
     println!("burst: cutting 2000 blocks as fast as the orderer can...");
     let started = Instant::now();
-    rt.block_on(b.send(20_000, 100, 16, None));
+    rt.block_on(session.send(20_000, 100, 16, None));
     wait_height(&net, &[follower], hb + 2000, Duration::from_secs(600));
     let end = height(&net, follower);
     let commits: Vec<SystemTime> = (hb..end)

@@ -7,7 +7,13 @@ impl Network {
     /// concurrent streams of one connection; returns when all are accepted.
     pub fn broadcast_messages(&self, n: usize, size: usize, tasks: usize) {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(self.broadcaster().send(n, size, tasks, None));
+        rt.block_on(async {
+            self.broadcaster()
+                .connect()
+                .await
+                .send(n, size, tasks, None)
+                .await
+        });
     }
 
     /// A client that broadcasts MESSAGE transactions as Org1's admin.
@@ -60,17 +66,6 @@ impl Broadcaster {
             signer: self.signer.clone(),
         }
     }
-
-    /// [`BroadcastSession::send`] on a connection of its own. Must run inside a tokio runtime.
-    pub async fn send(
-        &self,
-        n: usize,
-        size: usize,
-        tasks: usize,
-        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    ) {
-        self.connect().await.send(n, size, tasks, stop).await;
-    }
 }
 
 /// A connection to the orderer for broadcasting.
@@ -118,21 +113,9 @@ impl BroadcastSession {
                     {
                         break;
                     }
-                    let request = weft_wire::service::Request {
-                        kind: Some(weft_wire::service::request::Kind::Broadcast(env)),
-                    };
-                    stream.send(&request).await.expect("broadcast sent");
-                    let resp: weft_wire::orderer::BroadcastResponse = stream
-                        .recv()
+                    weft_peer::client::broadcast_on(&mut stream, env)
                         .await
-                        .expect("broadcast answered")
-                        .expect("an answer before the stream ends");
-                    assert_eq!(
-                        resp.status,
-                        weft_wire::common::Status::Success as i32,
-                        "broadcast refused: {}",
-                        resp.info
-                    );
+                        .expect("broadcast accepted");
                 }
                 stream.finish();
             }));
