@@ -513,6 +513,24 @@ impl Sim {
     }
 
     /// Delivers `env` to node `to` as if sent by node `from` over their connection.
+    /// The StateInfo envelopes about `of` that node `at` received, directly or relayed, oldest first.
+    pub fn state_infos(
+        &self,
+        at: usize,
+        of: &PkiId,
+    ) -> Vec<(Envelope, weft_wire::gossip::StateInfo)> {
+        self.nodes[at]
+            .received
+            .iter()
+            .filter_map(|e| match weft_gossip::message::open(e).ok()?.content? {
+                weft_wire::gossip::gossip_message::Content::StateInfo(si) if si.pki_id == of.0 => {
+                    Some((e.clone(), si))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn inject(&mut self, from: usize, to: usize, env: Envelope) {
         let pki = self.nodes[from].pki();
         let now = self.now;
