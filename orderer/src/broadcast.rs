@@ -53,9 +53,9 @@ async fn process(registry: &Arc<Registry>, env: Envelope) -> Result<(), Rejectio
                     )
                 })?;
                 // The submitter's own signature must hold, whoever it is; the creation policy judges the rest.
-                let (ok, rejected) = sys
-                    .bundle()
-                    .verify_signers(&[opened.signed_data()], unix_now());
+                let (ok, rejected) =
+                    sys.bundle()
+                        .verify_signers(&[opened.signed_data()], unix_now(), None);
                 if ok.is_empty() {
                     return Err(reject(
                         Status::Forbidden,

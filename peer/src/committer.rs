@@ -7,8 +7,8 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
-use weft_crypto::ChannelBundle;
 use weft_crypto::block::{self, BlockError};
+use weft_crypto::{ChannelBundle, OwnSignatures};
 use weft_ledger::{BlockStore, ChainInfo, Commit, LedgerError, SledStore};
 use weft_wire::Message;
 use weft_wire::common::{Block, BlockMetadataIndex, TxValidationCode};
@@ -32,6 +32,8 @@ pub struct ChannelState {
     pub id: String,
     pub ledger: Arc<SledStore>,
     bundle: RwLock<Arc<ChannelBundle>>,
+    /// The endorsements this peer signed, recognised in the blocks that carry them.
+    own: Option<Arc<OwnSignatures>>,
     height: watch::Sender<u64>,
     // One committer at a time: appends must see the height they verified against.
     commit_lock: Mutex<()>,
@@ -48,8 +50,12 @@ impl std::fmt::Debug for ChannelState {
 }
 
 impl ChannelState {
-    /// Reopens a joined channel from its ledger.
-    pub fn open(id: &str, ledger: Arc<SledStore>) -> Result<Self, String> {
+    /// Reopens a joined channel from its ledger. `own`: the endorsements this peer signs.
+    pub fn open(
+        id: &str,
+        ledger: Arc<SledStore>,
+        own: Option<Arc<OwnSignatures>>,
+    ) -> Result<Self, String> {
         let raw = ledger
             .config()
             .map_err(|e| e.to_string())?
@@ -57,15 +63,22 @@ impl ChannelState {
         let config = weft_wire::decode("channel config", &raw).map_err(|e| e.to_string())?;
         let bundle = ChannelBundle::new(config).map_err(|e| e.to_string())?;
         let height = ledger.info().height;
-        Ok(Self::new(id, ledger, bundle, height))
+        Ok(Self::new(id, ledger, bundle, own, height))
     }
 
-    fn new(id: &str, ledger: Arc<SledStore>, bundle: ChannelBundle, height: u64) -> Self {
+    fn new(
+        id: &str,
+        ledger: Arc<SledStore>,
+        bundle: ChannelBundle,
+        own: Option<Arc<OwnSignatures>>,
+        height: u64,
+    ) -> Self {
         metrics::gauge!("ledger_blockchain_height", "channel" => id.to_string()).set(height as f64);
         Self {
             id: id.to_string(),
             ledger,
             bundle: RwLock::new(Arc::new(bundle)),
+            own,
             height: watch::channel(height).0,
             commit_lock: Mutex::new(()),
             pending: Mutex::new(Default::default()),
@@ -73,8 +86,14 @@ impl ChannelState {
     }
 
     /// Joins a channel: `genesis` must be its block 0, a config block. The join block is trusted as the
-    /// administrator's choice (as in Fabric); its data hash must still be right.
-    pub fn join(ledger: Arc<SledStore>, genesis: &Block, now: i64) -> Result<Self, CommitError> {
+    /// administrator's choice (as in Fabric); its data hash must still be right. `own`: the endorsements this
+    /// peer signs.
+    pub fn join(
+        ledger: Arc<SledStore>,
+        genesis: &Block,
+        own: Option<Arc<OwnSignatures>>,
+        now: i64,
+    ) -> Result<Self, CommitError> {
         let number = block::check_data_hash(genesis)?;
         if number != 0 {
             return Err(BlockError::WrongNumber {
@@ -93,6 +112,7 @@ impl ChannelState {
             let (block, commit) = prepare(
                 genesis.clone(),
                 &bundle,
+                None,
                 &ledger,
                 Some(config.encode_to_vec()),
                 now,
@@ -100,7 +120,7 @@ impl ChannelState {
             ledger.append(&block, commit)?;
         }
         let height = ledger.info().height;
-        Ok(Self::new(&id, ledger, bundle, height))
+        Ok(Self::new(&id, ledger, bundle, own, height))
     }
 
     pub fn bundle(&self) -> Arc<ChannelBundle> {
@@ -257,6 +277,7 @@ impl ChannelState {
         let (block, commit) = prepare(
             block,
             new_bundle.as_deref().unwrap_or(&bundle),
+            self.own.as_deref(),
             &self.ledger,
             raw_config,
             now,
@@ -296,6 +317,7 @@ pub const MAX_PENDING: usize = 2_000;
 fn prepare(
     mut block: Block,
     bundle: &ChannelBundle,
+    own: Option<&OwnSignatures>,
     ledger: &SledStore,
     config: Option<Vec<u8>>,
     now: i64,
@@ -307,7 +329,15 @@ fn prepare(
         .map(|d| d.data.as_slice())
         .unwrap_or_default();
     let committed = |id: &str| ledger.tx_location(id).ok().flatten().is_some();
-    let results = validate_block(number, txs, bundle, &LedgerState(ledger), &committed, now);
+    let results = validate_block(
+        number,
+        txs,
+        bundle,
+        own,
+        &LedgerState(ledger),
+        &committed,
+        now,
+    );
     let mut codes = Vec::with_capacity(results.len());
     let mut tx_ids = Vec::new();
     let mut writes = Vec::new();
@@ -400,7 +430,7 @@ mod tests {
         );
         let genesis = block::new_block(0, Vec::new(), vec![env.encode_to_vec()]);
         let ledger = Arc::new(SledStore::open(dir).unwrap());
-        ChannelState::join(ledger, &genesis, 0).unwrap()
+        ChannelState::join(ledger, &genesis, None, 0).unwrap()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use weft_chaincode::{LIFECYCLE, Registry, TxContext, simulate};
 use weft_crypto::policy::SignedData;
-use weft_crypto::{Signer, hash};
+use weft_crypto::{OwnSignatures, Signer, hash};
 use weft_wire::Message;
 use weft_wire::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use weft_wire::peer::{
@@ -37,21 +37,30 @@ pub fn endorse(
     sp: &SignedProposal,
     now: i64,
 ) -> ProposalResponse {
-    endorse_with(&node.signer, &|id| node.channel(id), registry, sp, now)
+    endorse_with(
+        &node.signer,
+        Some(&node.own_signatures),
+        &|id| node.channel(id),
+        registry,
+        sp,
+        now,
+    )
 }
 
 /// Finds a joined channel by name.
 pub type ChannelLookup<'a> = &'a dyn Fn(&str) -> Option<std::sync::Arc<ChannelState>>;
 
-/// Endorses `sp` as `signer`, finding the proposal's channel with `channel`.
+/// Endorses `sp` as `signer`, finding the proposal's channel with `channel`; `own` remembers the endorsement,
+/// so that this peer's validation recognises it.
 pub fn endorse_with(
     signer: &Signer,
+    own: Option<&OwnSignatures>,
     channel: ChannelLookup<'_>,
     registry: &Registry,
     sp: &SignedProposal,
     now: i64,
 ) -> ProposalResponse {
-    match try_endorse(signer, channel, registry, sp, now) {
+    match try_endorse(signer, own, channel, registry, sp, now) {
         Ok(r) => r,
         Err(e) => {
             tracing::info!(target: "endorser", error = %e, "proposal refused");
@@ -62,6 +71,7 @@ pub fn endorse_with(
 
 fn try_endorse(
     signer: &Signer,
+    own: Option<&OwnSignatures>,
     channel: ChannelLookup<'_>,
     registry: &Registry,
     sp: &SignedProposal,
@@ -165,14 +175,18 @@ fn try_endorse(
     .encode_to_vec();
     Ok(ProposalResponse {
         response: Some(response),
-        endorsement: Some(sign(signer, &prp)),
+        endorsement: Some(sign(signer, own, &prp)),
         payload: prp,
     })
 }
 
-fn sign(signer: &Signer, prp: &[u8]) -> Endorsement {
+fn sign(signer: &Signer, own: Option<&OwnSignatures>, prp: &[u8]) -> Endorsement {
     let endorser = signer.serialized().to_vec();
-    let signature = signer.sign(&[prp, endorser.as_slice()].concat());
+    let msg = [prp, endorser.as_slice()].concat();
+    let signature = match own {
+        Some(own) => own.sign(signer, &msg),
+        None => signer.sign(&msg),
+    };
     Endorsement {
         endorser,
         signature,

@@ -41,6 +41,8 @@ pub struct Roles {
 pub struct PeerNode {
     pub id: String,
     pub signer: Arc<Signer>,
+    /// The endorsements `signer` made, so that validation need not verify them again.
+    pub own_signatures: Arc<weft_crypto::OwnSignatures>,
     pub local_msp: weft_crypto::Msp,
     pub gossip: GossipHandle,
     /// The chaincodes this peer can run.
@@ -89,6 +91,7 @@ impl PeerNode {
     ) -> Result<Arc<Self>, String> {
         let node = Arc::new(Self {
             id,
+            own_signatures: Arc::new(weft_crypto::OwnSignatures::new(&signer)),
             signer,
             local_msp,
             gossip,
@@ -114,7 +117,7 @@ impl PeerNode {
                 .ledgers
                 .get_or_create(&name)
                 .map_err(|e| e.to_string())?;
-            match ChannelState::open(&name, ledger) {
+            match ChannelState::open(&name, ledger, Some(node.own_signatures.clone())) {
                 Ok(state) => {
                     tracing::info!(target: "peer", channel = %name, height = state.info().height, "reopened channel");
                     node.run_channel(Arc::new(state));
@@ -140,7 +143,12 @@ impl PeerNode {
             return Err(JoinError::AlreadyJoined(id));
         }
         let ledger = self.ledgers.get_or_create(&id)?;
-        let state = Arc::new(ChannelState::join(ledger, genesis, crate::now_unix())?);
+        let state = Arc::new(ChannelState::join(
+            ledger,
+            genesis,
+            Some(self.own_signatures.clone()),
+            crate::now_unix(),
+        )?);
         tracing::info!(target: "peer", channel = %id, "joined channel");
         self.run_channel(state);
         Ok(id)

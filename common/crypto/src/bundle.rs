@@ -14,6 +14,7 @@ use weft_wire::common::{
 use crate::identity::Identity;
 use crate::identity_cache::IdentityCache;
 use crate::msp::{Msp, MspError, Role};
+use crate::own_signatures::OwnSignatures;
 use crate::policy::{ImplicitMeta, PolicyError, SignaturePolicy, SignedData, VerifiedSigner};
 
 /// A channel configuration with its MSPs built.
@@ -159,16 +160,20 @@ impl ChannelBundle {
 
     /// Checks each signature (identity valid at `now`, signature correct); duplicates of an identity count once.
     /// Returns the signers that passed and, for the others, why not.
+    /// A signature found in `own` (made by this process over these very bytes) is not verified again.
     pub fn verify_signers(
         &self,
         signed: &[SignedData<'_>],
         now: i64,
+        own: Option<&OwnSignatures>,
     ) -> (Vec<VerifiedSigner>, Vec<String>) {
         let mut ok: Vec<VerifiedSigner> = Vec::new();
         let mut rejected = Vec::new();
         for sd in signed {
             let result = self.validate(sd.identity, now).and_then(|ident| {
-                ident.verify(sd.data, sd.signature)?;
+                if !own.is_some_and(|o| o.take(sd)) {
+                    ident.verify(sd.data, sd.signature)?;
+                }
                 Ok(ident)
             });
             match result {
@@ -203,7 +208,7 @@ impl ChannelBundle {
         signed: &[SignedData<'_>],
         now: i64,
     ) -> Result<(), PolicyError> {
-        let (signers, rejected) = self.verify_signers(signed, now);
+        let (signers, rejected) = self.verify_signers(signed, now, None);
         self.evaluate_signers(path, &signers, &rejected)
     }
 

@@ -9,6 +9,8 @@
 //! - [`bundle`]: a channel's configuration turned into MSPs and named policies, the unit of authorisation.
 //! - [`block`]: block header and data hashing, orderer signatures, and block verification.
 //! - [`envelope`]: building and checking signed envelopes.
+//! - [`own_signatures`]: signatures this process made, recognised when they come back so that they are not
+//!   verified again.
 //!
 //! Everything here is pure: time enters as an argument, nothing reads a clock or does I/O except
 //! [`signer::LocalMsp::load`], which reads the MSP folder it is given.
@@ -21,6 +23,7 @@ pub mod identity;
 pub mod identity_cache;
 pub mod msp;
 pub mod msp_dir;
+pub mod own_signatures;
 pub mod pem;
 pub mod policy;
 pub mod signer;
@@ -28,5 +31,6 @@ pub mod signer;
 pub use bundle::ChannelBundle;
 pub use identity::{Identity, IdentityError};
 pub use msp::{Msp, MspError, Role};
+pub use own_signatures::OwnSignatures;
 pub use policy::{PolicyError, SignedData};
 pub use signer::{LocalMsp, Signer, SignerError};

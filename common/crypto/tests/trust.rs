@@ -252,3 +252,38 @@ fn expired_identity_is_refused() {
         Err(weft_crypto::IdentityError::NoNodeOu { .. })
     ));
 }
+
+#[test]
+fn a_peer_s_own_signature_is_recognised_and_a_tampered_copy_still_refused() {
+    let org1 = Org::new("Org1MSP");
+    let bundle = channel(&Org::new("OrdererMSP"), &[&org1]);
+    let peer = org1.signer("peer0.org1.example.com", "peer");
+    let own = weft_crypto::OwnSignatures::new(&peer);
+    let data = b"proposal response payload".to_vec();
+    let signature = own.sign(&peer, &data);
+    let mut tampered = signature.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let signed = |signature| weft_crypto::SignedData {
+        identity: peer.serialized(),
+        data: &data,
+        signature,
+    };
+
+    // A copy whose signature was changed is not ours: it is verified, and fails.
+    let (ok, rejected) = bundle.verify_signers(&[signed(&tampered)], now(), Some(&own));
+    assert!(ok.is_empty());
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+
+    // The signature as made is recognised (and so used up: ECDSA was not asked), and its signer is verified.
+    let (ok, rejected) = bundle.verify_signers(&[signed(&signature)], now(), Some(&own));
+    assert!(rejected.is_empty(), "{rejected:?}");
+    assert_eq!(ok[0].identity.common_name, "peer0.org1.example.com");
+    assert!(
+        !own.take(&signed(&signature)),
+        "looked up by verify_signers"
+    );
+
+    // Met again, it is verified as anyone's signature would be.
+    let (ok, _) = bundle.verify_signers(&[signed(&signature)], now(), Some(&own));
+    assert_eq!(ok.len(), 1);
+}

@@ -165,7 +165,14 @@ fn lifecycle_block(
     let responses: Vec<ProposalResponse> = endorsers
         .iter()
         .map(|e| {
-            let r = weft_peer::endorser::endorse_with(e, &lookup, &registry, &built.signed, now());
+            let r = weft_peer::endorser::endorse_with(
+                e,
+                None,
+                &lookup,
+                &registry,
+                &built.signed,
+                now(),
+            );
             let status = r.response.as_ref().map_or(0, |r| r.status);
             assert!(
                 status == 200 && r.endorsement.is_some(),
@@ -312,7 +319,7 @@ fn fresh_peer(genesis: &Block) -> Peer {
         .tempdir()
         .expect("tempdir");
     let ledger = Arc::new(SledStore::open(&dir.path().join("ledger")).expect("open ledger"));
-    let state = Arc::new(ChannelState::join(ledger, genesis, now()).expect("join"));
+    let state = Arc::new(ChannelState::join(ledger, genesis, None, now()).expect("join"));
     Peer { _dir: dir, state }
 }
 
@@ -441,6 +448,7 @@ fn main() {
             number,
             raw,
             &bundle,
+            None,
             &LedgerState(ledger),
             &committed,
             now(),
@@ -450,7 +458,7 @@ fn main() {
         let t0 = Instant::now();
         let checked: Vec<check::CheckedTx> = raw
             .par_iter()
-            .map(|tx| check::check(tx, &bundle, now()))
+            .map(|tx| check::check(tx, &bundle, None, now()))
             .collect();
         stage1.push(ms(t0.elapsed()));
         drop(checked);

@@ -1,8 +1,9 @@
 //! The stateless half of validation, run on all cores: structure, the creator's signature, the transaction id,
-//! the endorsements' signatures. Each signature is verified here and nowhere else.
+//! the endorsements' signatures. Each signature is verified here and nowhere else, and a peer's own endorsement
+//! not even here when it comes back exactly as the peer signed it ([`OwnSignatures`]).
 
 use weft_crypto::policy::{SignedData, VerifiedSigner};
-use weft_crypto::{ChannelBundle, envelope, hash};
+use weft_crypto::{ChannelBundle, OwnSignatures, envelope, hash};
 use weft_wire::Message;
 use weft_wire::common::{Envelope, HeaderType, TxValidationCode};
 use weft_wire::peer::{
@@ -35,8 +36,13 @@ pub struct CheckedTx {
     pub checked: Checked,
 }
 
-/// The stateless checks of one transaction of a block.
-pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
+/// The stateless checks of one transaction of a block; `own` holds the endorsements this peer signed.
+pub fn check(
+    raw: &[u8],
+    bundle: &ChannelBundle,
+    own: Option<&OwnSignatures>,
+    now: i64,
+) -> CheckedTx {
     use TxValidationCode as Code;
     let invalid = |tx_id: Option<String>, code| CheckedTx {
         tx_id,
@@ -71,7 +77,7 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
         return invalid(tx_id, Code::TargetChainNotFound);
     }
     if bundle
-        .verify_signers(&[opened.signed_data()], now)
+        .verify_signers(&[opened.signed_data()], now, None)
         .0
         .is_empty()
     {
@@ -83,7 +89,7 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
     if tx_id.as_deref() != Some(hash::tx_id(&sh.nonce, &sh.creator).as_str()) {
         return invalid(tx_id, Code::BadProposalTxid);
     }
-    match endorsed(&opened, bundle, now) {
+    match endorsed(&opened, bundle, own, now) {
         Ok(e) => CheckedTx {
             tx_id,
             checked: Checked::Endorser(Box::new(e)),
@@ -95,6 +101,7 @@ pub fn check(raw: &[u8], bundle: &ChannelBundle, now: i64) -> CheckedTx {
 fn endorsed(
     opened: &envelope::Opened,
     bundle: &ChannelBundle,
+    own: Option<&OwnSignatures>,
     now: i64,
 ) -> Result<Endorsed, TxValidationCode> {
     use TxValidationCode as Code;
@@ -142,7 +149,7 @@ fn endorsed(
             signature: &e.signature,
         })
         .collect();
-    let (endorsers, rejected) = bundle.verify_signers(&signed, now);
+    let (endorsers, rejected) = bundle.verify_signers(&signed, now, own);
     Ok(Endorsed {
         chaincode,
         endorsers,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use weft_chaincode::StateReader;
 use weft_chaincode::lifecycle::{self, LIFECYCLE};
-use weft_crypto::ChannelBundle;
+use weft_crypto::{ChannelBundle, OwnSignatures};
 use weft_ledger::{StateVersion, StateWrite};
 use weft_wire::common::TxValidationCode;
 use weft_wire::peer::Version;
@@ -37,18 +37,19 @@ pub struct TxResult {
 }
 
 /// Validates the transactions of block `number` against `state`; `committed(tx_id)` tells whether an id is
-/// already on the ledger.
+/// already on the ledger; `own` holds the endorsements this peer signed.
 pub fn validate_block(
     number: u64,
     txs: &[Vec<u8>],
     bundle: &ChannelBundle,
+    own: Option<&OwnSignatures>,
     state: &dyn StateReader,
     committed: &dyn Fn(&str) -> bool,
     now: i64,
 ) -> Vec<TxResult> {
     let checked: Vec<CheckedTx> = txs
         .par_iter()
-        .map(|raw| check::check(raw, bundle, now))
+        .map(|raw| check::check(raw, bundle, own, now))
         .collect();
     let mut overlay = Overlay::default();
     // Endorsement policies by chaincode, read once per block (until a definition changes in it).

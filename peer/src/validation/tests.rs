@@ -146,7 +146,7 @@ fn a_range_that_would_now_return_other_keys_is_a_phantom() {
 #[test]
 fn malformed_transactions_get_fabric_codes() {
     let bundle = bundle();
-    let code = |raw: &[u8]| match check(raw, &bundle, 0).checked {
+    let code = |raw: &[u8]| match check(raw, &bundle, None, 0).checked {
         Checked::Invalid(c) => c,
         other => panic!("{other:?}"),
     };
@@ -190,7 +190,7 @@ fn envelope(kind: HeaderType, epoch: u64, creator: &[u8], nonce: &[u8]) -> Vec<u
 #[test]
 fn the_common_header_is_checked_before_the_signature_and_the_type_after_it() {
     let bundle = bundle();
-    let code = |raw: Vec<u8>| match check(&raw, &bundle, 0).checked {
+    let code = |raw: Vec<u8>| match check(&raw, &bundle, None, 0).checked {
         Checked::Invalid(c) => c,
         other => panic!("{other:?}"),
     };
@@ -228,7 +228,8 @@ fn only_endorser_transactions_that_pass_stage_one_are_checked_for_duplicate_ids(
         asked.set(asked.get() + 1);
         true
     };
-    let results = super::validate_block(1, &[tx.clone(), tx], &bundle, &state(), &committed, 0);
+    let results =
+        super::validate_block(1, &[tx.clone(), tx], &bundle, None, &state(), &committed, 0);
     let codes: Vec<_> = results.iter().map(|r| r.code).collect();
     assert_eq!(codes, [TxValidationCode::BadCommonHeader; 2]);
     assert_eq!(asked.get(), 0);
