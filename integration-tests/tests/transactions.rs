@@ -68,6 +68,14 @@ fn an_invoke_endorsed_by_both_orgs_commits_everywhere_and_survives_a_restart() {
         text(&out)
     );
     let tx = tx_id(&out);
+    // --waitForEvent waits for the commit event of every endorsing peer, as Fabric's CLI does.
+    for p in [P0O1, P0O2] {
+        let line = format!(
+            "txid [{tx}] committed with status (VALID) at {}",
+            net.peer(p).address()
+        );
+        assert!(text(&out).contains(&line), "{line} in {}", text(&out));
+    }
     wait_code_everywhere(&net, &tx, "VALID");
     let asset = r#"{"AppraisedValue":100,"Color":"blue","ID":"a1","Owner":"Tom","Size":5}"#;
     for p in ALL {
@@ -196,19 +204,25 @@ mod raw_client {
     use weft_net::{Endpoint, NodeTls, TransportConfig, TrustStore};
     use weft_peer::{client, proposal};
     use weft_wire::common::TxValidationCode;
-    use weft_wire::service::{
-        CommitStatusRequest, PeerAdminRequest, peer_admin_request, peer_admin_response,
-    };
 
-    struct Client {
+    pub struct Client {
         signer: weft_crypto::Signer,
         endpoint: Endpoint,
     }
 
-    fn client(net: &Network) -> Client {
+    pub fn client(net: &Network) -> Client {
+        client_as(
+            net,
+            "peerOrganizations/org1.example.com/users/Admin@org1.example.com",
+            "Org1MSP",
+        )
+    }
+
+    /// A client with the user's MSP and TLS pair under `crypto-config/<user>`.
+    pub fn client_as(net: &Network, user: &str, mspid: &str) -> Client {
         let crypto = net.path("crypto-config");
-        let admin = crypto.join("peerOrganizations/org1.example.com/users/Admin@org1.example.com");
-        let local = LocalMsp::load(&admin.join("msp"), "Org1MSP").unwrap();
+        let admin = crypto.join(user);
+        let local = LocalMsp::load(&admin.join("msp"), mspid).unwrap();
         let mut roots = Vec::new();
         for f in [
             "peerOrganizations/org1.example.com/msp/tlscacerts/tlsca.org1.example.com-cert.pem",
@@ -232,7 +246,7 @@ mod raw_client {
 
     impl Client {
         /// Endorses CreateAsset(id) on both orgs; `tamper` corrupts the second endorsement's signature.
-        async fn endorsed(
+        pub async fn endorsed(
             &self,
             net: &Network,
             id: &str,
@@ -252,11 +266,7 @@ mod raw_client {
             );
             let mut responses = Vec::new();
             for p in [P0O1, P0O2] {
-                let conn = self
-                    .endpoint
-                    .connect_host(&net.peer(p).address(), None)
-                    .await
-                    .unwrap();
+                let conn = self.connect(net, p).await;
                 responses.push(client::endorse(&conn, built.signed.clone()).await.unwrap());
             }
             if tamper {
@@ -270,34 +280,46 @@ mod raw_client {
             )
         }
 
-        async fn submit(&self, net: &Network, env: weft_wire::common::Envelope) {
-            let conn = self
-                .endpoint
+        pub fn signer(&self) -> &weft_crypto::Signer {
+            &self.signer
+        }
+
+        pub async fn connect(&self, net: &Network, peer: &str) -> weft_net::Connection {
+            self.endpoint
+                .connect_host(&net.peer(peer).address(), None)
+                .await
+                .unwrap()
+        }
+
+        pub async fn connect_orderer(&self, net: &Network) -> weft_net::Connection {
+            self.endpoint
                 .connect_host(&net.orderer.address(), None)
                 .await
-                .unwrap();
+                .unwrap()
+        }
+
+        pub async fn submit(&self, net: &Network, env: weft_wire::common::Envelope) {
+            let conn = self.connect_orderer(net).await;
             client::broadcast(&conn, env).await.unwrap();
         }
 
+        /// The transaction's code, from peer0.org1's commit events since the oldest block.
         async fn status(&self, net: &Network, tx: &str) -> TxValidationCode {
-            let conn = self
-                .endpoint
-                .connect_host(&net.peer(P0O1).address(), None)
-                .await
-                .unwrap();
-            let req = CommitStatusRequest {
-                channel: "mychannel".into(),
-                tx_id: tx.into(),
-                wait_ms: 20_000,
-            };
-            let op = Some(peer_admin_request::Op::CommitStatus(req));
-            let resp = client::peer_admin(&conn, &self.signer, PeerAdminRequest { op })
-                .await
-                .unwrap();
-            let Some(peer_admin_response::Result::CommitStatus(s)) = resp.result else {
-                panic!("no status")
-            };
-            TxValidationCode::try_from(s.validation_code).unwrap()
+            let conn = self.connect(net, P0O1).await;
+            let seek = client::seek_envelope(
+                &self.signer,
+                "mychannel",
+                client::oldest(),
+                client::at(u64::MAX),
+                true,
+            );
+            let mut events = client::deliver_filtered(&conn, seek).await.unwrap();
+            let (_, code) =
+                tokio::time::timeout(Duration::from_secs(20), client::commit_of(&mut events, tx))
+                    .await
+                    .expect("committed within 20 s")
+                    .unwrap();
+            TxValidationCode::try_from(code).unwrap()
         }
     }
 
@@ -350,5 +372,83 @@ mod raw_client {
                 "{p}"
             );
         }
+    }
+}
+
+/// A peer's Deliver and DeliverFiltered streams, as an application's block and commit listeners use them.
+mod peer_deliver {
+    use super::raw_client::*;
+    use super::*;
+    use weft_peer::client::{self, ClientError};
+    use weft_wire::common::{BlockMetadataIndex, Status, TxValidationCode};
+
+    #[test]
+    fn a_peer_streams_its_commits_to_readers_only() {
+        let net = network();
+        net.define("basic", 1, None);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _guard = rt.enter();
+        let org1 = client(&net);
+        let outsider = client_as(
+            &net,
+            "ordererOrganizations/example.com/users/Admin@example.com",
+            "OrdererMSP",
+        );
+        let from = net.chain(P1O2).unwrap().0;
+        rt.block_on(async {
+            // peer1.org2 endorsed nothing: its events are its own commits.
+            let conn = org1.connect(&net, P1O2).await;
+            let seek = |c: &Client, start, wait| {
+                client::seek_envelope(c.signer(), "mychannel", start, client::at(u64::MAX), wait)
+            };
+            let mut events = client::deliver_filtered(&conn, seek(&org1, client::at(from), true))
+                .await
+                .unwrap();
+            let (tx, env) = org1.endorsed(&net, "d1", false).await;
+            org1.submit(&net, env).await;
+            let (block, code) = client::commit_of(&mut events, &tx).await.unwrap();
+            assert_eq!(code, TxValidationCode::Valid as i32);
+            assert!(block >= from);
+
+            // Deliver gives the block whole, as committed here: the orderer's block with the peer's codes.
+            let mine = client::fetch(&conn, org1.signer(), "mychannel", client::at(block))
+                .await
+                .unwrap();
+            let orderer = org1.connect_orderer(&net).await;
+            let ordered = client::fetch(&orderer, org1.signer(), "mychannel", client::at(block))
+                .await
+                .unwrap();
+            assert_eq!(mine.header, ordered.header);
+            let codes = &mine.metadata.as_ref().unwrap().metadata
+                [BlockMetadataIndex::TransactionsFilter as usize];
+            assert_eq!(codes, &[TxValidationCode::Valid as u8]);
+
+            // A block not committed yet, asked for with FAIL_IF_NOT_READY: NOT_FOUND, not a wait.
+            let mut ahead =
+                client::deliver_filtered(&conn, seek(&org1, client::at(block + 100), false))
+                    .await
+                    .unwrap();
+            assert!(matches!(
+                client::next_filtered(&mut ahead).await,
+                Err(ClientError::Status {
+                    status: Status::NotFound,
+                    ..
+                })
+            ));
+
+            // The orderer's admin is no reader of the channel's application.
+            let conn = outsider.connect(&net, P1O2).await;
+            let mut refused =
+                client::deliver_filtered(&conn, seek(&outsider, client::oldest(), true))
+                    .await
+                    .unwrap();
+            assert!(matches!(
+                client::next_filtered(&mut refused).await,
+                Err(ClientError::Status {
+                    status: Status::Forbidden,
+                    ..
+                })
+            ));
+        });
     }
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use tracing::Instrument;
 use weft_crypto::envelope;
 use weft_ledger::BlockStore;
+use weft_net::seek::{Refusal, Seek};
 use weft_net::{FrameError, Framed};
 use weft_wire::common::{Envelope, HeaderType, Status};
 use weft_wire::orderer::{
-    DeliverResponse, DeliverResponseBytes, SeekInfo, SeekPosition, deliver_response,
-    deliver_response_bytes, seek_info, seek_position,
+    DeliverResponse, DeliverResponseBytes, SeekInfo, deliver_response, deliver_response_bytes,
 };
 
 use crate::chain::unix_now;
@@ -34,18 +34,6 @@ pub async fn handle(
             tracing::warn!(target: "orderer", status = ?s, %reason, "deliver request refused");
             stream.send(&status(s)).await
         }
-    }
-}
-
-type Refusal = (Status, String);
-
-/// Where a seek position points, given the current height; `None` for an absent position.
-fn position(p: &Option<SeekPosition>, height: u64) -> Option<u64> {
-    match p.as_ref()?.r#type.as_ref()? {
-        seek_position::Type::Oldest(_) => Some(0),
-        seek_position::Type::Newest(_) => Some(height.saturating_sub(1)),
-        seek_position::Type::Specified(s) => Some(s.number),
-        seek_position::Type::NextCommit(_) => Some(height),
     }
 }
 
@@ -79,34 +67,18 @@ async fn serve(
         Err(e) => return Ok(bad(e.to_string())),
     };
     let mut height_rx = channel.view.height.clone();
-    let height = *height_rx.borrow();
-    let (Some(start), Some(stop)) = (position(&seek.start, height), position(&seek.stop, height))
-    else {
-        return Ok(bad("seek info needs a start and a stop".into()));
+    let mut seek = match Seek::resolve(&seek, *height_rx.borrow()) {
+        Ok(s) => s,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if stop < start {
-        return Ok(bad(format!("stop {stop} is before start {start}")));
-    }
-    let fail_if_not_ready = seek.behavior == seek_info::SeekBehavior::FailIfNotReady as i32;
-    tracing::debug!(target: "orderer", channel = %channel.id, start, stop, "deliver started");
+    tracing::debug!(target: "orderer", channel = %channel.id, ?seek, "deliver started");
     let _registered = Registered::new(&channel, requester.clone());
-    let mut next = start;
     loop {
-        while next >= *height_rx.borrow_and_update() {
-            if fail_if_not_ready {
-                return Ok(Err((
-                    Status::NotFound,
-                    format!("block {next} is not yet available"),
-                )));
-            }
-            // Wait for the next block, but notice a client that goes away meanwhile.
-            tokio::select! {
-                changed = height_rx.changed() => if changed.is_err() {
-                    return Ok(Err((Status::ServiceUnavailable, "channel stopped".into())));
-                },
-                _ = stream.send.stopped() => return Err(FrameError::Connection("client went away".into())),
-            }
-        }
+        let next = match seek.next(&mut height_rx, stream).await? {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(Ok(())),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         // Sent as the ledger stores it (see DeliverResponseBytes).
         let block = match channel.ledger.block_bytes(next) {
             Ok(Some(b)) => b,
@@ -129,10 +101,6 @@ async fn serve(
         };
         stream.send(&response).instrument(span).await?;
         metrics::counter!("deliver_blocks_sent", "channel" => channel.id.clone()).increment(1);
-        if next == stop {
-            return Ok(Ok(()));
-        }
-        next += 1;
     }
 }
 

@@ -54,7 +54,10 @@ async fn handle_stream(mut stream: Framed, registry: Arc<Registry>) {
                 break;
             }
             Some(
-                request::Kind::PeerAdmin(_) | request::Kind::Gossip(_) | request::Kind::Endorse(_),
+                request::Kind::PeerAdmin(_)
+                | request::Kind::Gossip(_)
+                | request::Kind::Endorse(_)
+                | request::Kind::DeliverFiltered(_),
             )
             | None => {
                 let reply = BroadcastResponse {

@@ -1,4 +1,5 @@
-//! The peer's QUIC service: administrative requests (join, channel info, channel list).
+//! The peer's QUIC service: administrative requests (join, channel info, channel list), endorsement, the
+//! Deliver and DeliverFiltered streams, and gossip streams (handed to gossip).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use weft_wire::service::{
     peer_admin_response, request,
 };
 
+use crate::deliver_service::{self, Kind};
 use crate::node::PeerNode;
 
 /// Accepts connections until the endpoint closes.
@@ -24,9 +26,6 @@ async fn connection(conn: Connection, node: Arc<PeerNode>) {
         tokio::spawn(handle_stream(conn.clone(), stream, node.clone()));
     }
 }
-
-/// The longest a client may wait for a transaction's commit status.
-const MAX_COMMIT_WAIT_MS: u64 = 120_000;
 
 /// How long a new stream may take to say what it is.
 const FIRST_FRAME: std::time::Duration = std::time::Duration::from_secs(10);
@@ -60,9 +59,15 @@ async fn handle_stream(conn: Connection, mut stream: Framed, node: Arc<PeerNode>
         Ok(Some(Request {
             kind: Some(request::Kind::PeerAdmin(env)),
         })) => handle(&node, env).await,
+        Ok(Some(Request {
+            kind: Some(request::Kind::Deliver(env)),
+        })) => return deliver(&node, env, Kind::Blocks, stream).await,
+        Ok(Some(Request {
+            kind: Some(request::Kind::DeliverFiltered(env)),
+        })) => return deliver(&node, env, Kind::Filtered, stream).await,
         Ok(Some(_)) => refuse(
             Status::NotImplemented,
-            "a peer serves administrative requests only",
+            "a peer serves administrative, endorsement, deliver and gossip requests only",
         ),
         Ok(None) => return,
         Err(e) => {
@@ -72,6 +77,15 @@ async fn handle_stream(conn: Connection, mut stream: Framed, node: Arc<PeerNode>
     };
     let _ = stream.send(&resp).await;
     stream.finish();
+}
+
+async fn deliver(node: &PeerNode, env: Envelope, kind: Kind, mut stream: Framed) {
+    if deliver_service::handle(node, env, kind, &mut stream)
+        .await
+        .is_ok()
+    {
+        stream.finish();
+    }
 }
 
 fn refuse(status: Status, message: &str) -> PeerAdminResponse {
@@ -159,26 +173,6 @@ async fn handle(node: &Arc<PeerNode>, env: Envelope) -> PeerAdminResponse {
             ok(Some(peer_admin_response::Result::Config(
                 bundle.config().clone(),
             )))
-        }
-        Some(peer_admin_request::Op::CommitStatus(req)) => {
-            let Some(ch) = node.channel(&req.channel) else {
-                return refuse(
-                    Status::NotFound,
-                    &format!("peer has not joined channel {}", req.channel),
-                );
-            };
-            if let Err(e) = opened.authorize(&ch.bundle(), "/Channel/Readers", now) {
-                return refuse(Status::Forbidden, &e.to_string());
-            }
-            let wait = std::time::Duration::from_millis(req.wait_ms.min(MAX_COMMIT_WAIT_MS));
-            match crate::committer::wait_for_tx(&ch, &req.tx_id, wait).await {
-                Ok(Some(status)) => ok(Some(peer_admin_response::Result::CommitStatus(status))),
-                Ok(None) => refuse(
-                    Status::NotFound,
-                    &format!("transaction {} not committed within {wait:?}", req.tx_id),
-                ),
-                Err(e) => refuse(Status::InternalServerError, &e.to_string()),
-            }
         }
         None => refuse(Status::BadRequest, "empty request"),
     }

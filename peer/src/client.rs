@@ -1,5 +1,5 @@
-//! Client side of weft's services: Broadcast and Deliver to the orderer, administrative calls to a peer.
-//! Used by the CLI verbs and by the peer's deliver client.
+//! Client side of weft's services: Broadcast and Deliver to the orderer; administrative calls, endorsement and
+//! commit events (DeliverFiltered) to a peer. Used by the CLI verbs and by the peer's deliver client.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -9,8 +9,9 @@ use weft_net::{Connection, Framed};
 use weft_wire::Message;
 use weft_wire::common::{Block, Envelope, HeaderType, Status};
 use weft_wire::orderer::{
-    BroadcastResponse, DeliverResponseBytes, SeekInfo, SeekPosition, SeekSpecified,
-    deliver_response_bytes, seek_info, seek_position,
+    BroadcastResponse, DeliverResponse, DeliverResponseBytes, FilteredBlock, SeekInfo,
+    SeekPosition, SeekSpecified, deliver_response, deliver_response_bytes, seek_info,
+    seek_position,
 };
 use weft_wire::service::{PeerAdminRequest, PeerAdminResponse, Request, request};
 
@@ -70,6 +71,13 @@ pub async fn broadcast_on(s: &mut Framed, env: Envelope) -> Result<(), ClientErr
 pub fn at(number: u64) -> SeekPosition {
     SeekPosition {
         r#type: Some(seek_position::Type::Specified(SeekSpecified { number })),
+    }
+}
+
+/// The next block to be committed.
+pub fn next_commit() -> SeekPosition {
+    SeekPosition {
+        r#type: Some(seek_position::Type::NextCommit(Default::default())),
     }
 }
 
@@ -160,6 +168,46 @@ pub async fn next_block_traced(stream: &mut Framed) -> Result<Option<Delivered>,
         },
         None => Err(ClientError::NoAnswer),
     }
+}
+
+/// Opens a peer's DeliverFiltered stream: its commit events, per the SeekInfo in `seek`.
+pub async fn deliver_filtered(conn: &Connection, seek: Envelope) -> Result<Framed, ClientError> {
+    let mut s = conn.open().await.map_err(ClientError::Transport)?;
+    s.send(&Request {
+        kind: Some(request::Kind::DeliverFiltered(seek)),
+    })
+    .await?;
+    Ok(s)
+}
+
+/// The next block of a DeliverFiltered stream; `None` once the peer ends the stream with SUCCESS.
+pub async fn next_filtered(stream: &mut Framed) -> Result<Option<FilteredBlock>, ClientError> {
+    let resp: DeliverResponse = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
+    match resp.r#type {
+        Some(deliver_response::Type::FilteredBlock(b)) => Ok(Some(b)),
+        Some(deliver_response::Type::Status(code)) => match status_of(code) {
+            Status::Success => Ok(None),
+            status => Err(ClientError::Status {
+                service: "deliver filtered",
+                status,
+                info: String::new(),
+            }),
+        },
+        Some(deliver_response::Type::Block(_)) | None => Err(ClientError::NoAnswer),
+    }
+}
+
+/// Reads a DeliverFiltered stream until a block carries `tx_id`: that block's number and the transaction's
+/// validation code.
+pub async fn commit_of(stream: &mut Framed, tx_id: &str) -> Result<(u64, i32), ClientError> {
+    while let Some(b) = next_filtered(stream).await? {
+        if let Some(t) = b.filtered_transactions.iter().find(|t| t.txid == tx_id) {
+            return Ok((b.number, t.tx_validation_code));
+        }
+    }
+    Err(ClientError::Transport(format!(
+        "the event stream ended before transaction {tx_id} committed"
+    )))
 }
 
 /// Fetches one block (`FAIL_IF_NOT_READY`).

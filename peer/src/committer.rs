@@ -131,6 +131,27 @@ impl ChannelState {
         self.ledger.info()
     }
 
+    /// Where `tx_id` committed: its block and validation code.
+    pub fn transaction(&self, tx_id: &str) -> Result<Option<(u64, i32)>, LedgerError> {
+        let Some(loc) = self.ledger.tx_location(tx_id)? else {
+            return Ok(None);
+        };
+        let block = self
+            .ledger
+            .block(loc.block)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("block {}", loc.block)))?;
+        let code = block
+            .metadata
+            .as_ref()
+            .and_then(|m| {
+                m.metadata
+                    .get(BlockMetadataIndex::TransactionsFilter as usize)
+            })
+            .and_then(|f| f.get(loc.index as usize).copied())
+            .map_or(TxValidationCode::NotValidated as i32, i32::from);
+        Ok(Some((loc.block, code)))
+    }
+
     /// A watch of the height, for waiters.
     pub fn height(&self) -> watch::Receiver<u64> {
         self.height.subscribe()
@@ -367,42 +388,6 @@ fn prepare(
             writes,
         },
     )
-}
-
-/// Waits up to `wait` for `tx_id` to be committed on `ch`; returns its block and validation code.
-pub async fn wait_for_tx(
-    ch: &ChannelState,
-    tx_id: &str,
-    wait: std::time::Duration,
-) -> Result<Option<weft_wire::service::CommitStatus>, LedgerError> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut height = ch.height();
-    loop {
-        if let Some(loc) = ch.ledger.tx_location(tx_id)? {
-            let block = ch
-                .ledger
-                .block(loc.block)?
-                .ok_or_else(|| LedgerError::Corrupt(format!("block {}", loc.block)))?;
-            let code = block
-                .metadata
-                .as_ref()
-                .and_then(|m| {
-                    m.metadata
-                        .get(BlockMetadataIndex::TransactionsFilter as usize)
-                })
-                .and_then(|f| f.get(loc.index as usize).copied())
-                .map_or(TxValidationCode::NotValidated as i32, i32::from);
-            return Ok(Some(weft_wire::service::CommitStatus {
-                tx_id: tx_id.to_string(),
-                block: loc.block,
-                validation_code: code,
-            }));
-        }
-        tokio::select! {
-            changed = height.changed() => if changed.is_err() { return Ok(None) },
-            () = tokio::time::sleep_until(deadline) => return Ok(None),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -104,8 +104,8 @@ async fn transaction(
     let ch = node
         .channel(&channel)
         .ok_or_else(|| not_found(format!("peer has not joined channel {channel}")))?;
-    let status = crate::committer::wait_for_tx(&ch, &txid, std::time::Duration::ZERO)
-        .await
+    let (block, code) = ch
+        .transaction(&txid)
         .map_err(|e| {
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,11 +113,11 @@ async fn transaction(
             )
         })?
         .ok_or_else(|| not_found(format!("transaction {txid} not found on channel {channel}")))?;
-    let code = weft_wire::common::TxValidationCode::try_from(status.validation_code)
-        .map_or("UNKNOWN", |c| c.as_str_name());
+    let code =
+        weft_wire::common::TxValidationCode::try_from(code).map_or("UNKNOWN", |c| c.as_str_name());
     Ok(Json(TxView {
         txid,
-        block: status.block,
+        block,
         validation_code: code,
     }))
 }

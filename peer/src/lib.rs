@@ -4,6 +4,7 @@
 //! - [`config`]: `core.yaml` with `CORE_*` overrides.
 //! - [`committer`]: a joined channel: verify, validate and commit blocks.
 //! - [`deliver_client`]: pulls blocks from the orderer.
+//! - [`deliver_service`]: serves committed blocks and commit events (Deliver, DeliverFiltered) to clients.
 //! - [`endorser`]: simulates chaincode calls and endorses the results.
 //! - [`proposal`]: the client side of a transaction.
 //! - [`provenance`]: how each block arrived.
@@ -11,7 +12,7 @@
 //! - [`node`]: the process's shared state and channel joining.
 //! - [`state`]: the world state as chaincode and validation read it.
 //! - [`validation`]: endorsement policy and MVCC validation of a block.
-//! - [`admin_service`]: the QUIC service for `peer channel join | getinfo | list`.
+//! - [`admin_service`]: the QUIC service: `peer channel join | getinfo | list`, endorsement, deliver streams.
 //! - [`http`]: the peer's admin HTTP routes.
 //! - [`intake`]: blocks arriving by gossip, verified once; serving blocks to peers.
 //! - [`client`]: Broadcast, Deliver and admin calls as a client.
@@ -23,6 +24,7 @@ pub mod client;
 pub mod committer;
 pub mod config;
 pub mod deliver_client;
+pub mod deliver_service;
 pub mod endorser;
 pub mod gossip;
 pub mod http;

@@ -6,11 +6,13 @@
 //! - [`endpoint`]: one QUIC endpoint per process that both accepts and dials; every connection is mutually
 //!   authenticated against the trust store, and failures are logged with their reason.
 //! - [`frame`]: a bidirectional stream carrying protobuf messages, each prefixed by its length, with a maximum.
+//! - [`seek`]: the range of a Deliver stream (orderer and peer), resolved and followed as the chain grows.
 //! - [`comm`]: the gossip comm layer on top: authenticated gossip streams, one per remote PKI-ID.
 
 pub mod comm;
 pub mod endpoint;
 pub mod frame;
+pub mod seek;
 pub mod tls;
 pub mod trust;
 

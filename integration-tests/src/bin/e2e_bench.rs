@@ -3,14 +3,16 @@
 //! Set-up: the first-network as processes (`WEFT_BIN` names the binaries' folder, release for figures),
 //! byfn's steps, then `peer lifecycle chaincode commit` of `basic` (endorsed by both orgs). Then `E2E_WORKERS`
 //! (default 32) tokio tasks in this process each loop: build a `CreateAsset` proposal with a unique id as
-//! Org1's User1, endorse it on both peer0s at once, assemble, broadcast to the orderer, and ask peer0.org1
-//! for its commit status (the CLI's `--waitForEvent`). Connections are long-lived and shared by the workers.
+//! Org1's User1, endorse it on both peer0s at once, assemble, broadcast to the orderer, and wait for its
+//! commit event from peer0.org1 (the CLI's `--waitForEvent`): one DeliverFiltered stream, opened before the
+//! load starts, whose events are handed to the waiting workers by transaction id, as an application's commit
+//! listener does. Connections are long-lived and shared by the workers.
 //! On a two-core machine running all five nodes, 32 workers already saturate the CPU: more workers add
 //! queueing latency, not throughput; fewer leave it idle.
 //!
 //! After `E2E_WARMUP_S` (default 3) seconds of warm-up, `E2E_DURATION_S` (default 20) seconds are measured:
-//! - `e2e_committed_tx_per_s`: VALID commit statuses received in the window, per second;
-//! - `e2e_latency_p50_ms` / `e2e_latency_p99_ms`: from just before broadcast to the commit status, for the
+//! - `e2e_committed_tx_per_s`: VALID commit events received in the window, per second;
+//! - `e2e_latency_p50_ms` / `e2e_latency_p99_ms`: from just before broadcast to the commit event, for the
 //!   transactions broadcast in the window;
 //! - `e2e_invalid_tx`: transactions of the window committed with another code than VALID.
 //!
@@ -20,19 +22,18 @@
 //!
 //! The last lines are `name: value unit`.
 
+use std::collections::HashMap;
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::sync::oneshot;
 use weft_crypto::{LocalMsp, Signer};
 use weft_integration_tests::{Network, Options};
 use weft_net::{Connection, Endpoint, NodeTls, TransportConfig, TrustStore};
 use weft_peer::{client, proposal};
 use weft_wire::common::TxValidationCode;
-use weft_wire::service::{
-    CommitStatusRequest, PeerAdminRequest, peer_admin_request, peer_admin_response,
-};
 
 const CHANNEL: &str = "mychannel";
 const CHAINCODE: &str = "basic";
@@ -53,7 +54,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 struct Sample {
     /// Just before broadcast.
     broadcast_at: Instant,
-    /// When the commit status arrived.
+    /// When the commit event arrived.
     done_at: Instant,
     endorse: Duration,
     broadcast: Duration,
@@ -71,7 +72,43 @@ struct Conns {
     org1: Vec<Connection>,
     org2: Vec<Connection>,
     orderer: Vec<Connection>,
-    status: Vec<Connection>,
+}
+
+/// Workers waiting for their transaction's commit event, by transaction id.
+#[derive(Default)]
+struct Waiters(Mutex<HashMap<String, oneshot::Sender<i32>>>);
+
+impl Waiters {
+    fn wait(&self, tx_id: &str) -> oneshot::Receiver<i32> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .lock()
+            .expect("waiters")
+            .insert(tx_id.to_string(), tx);
+        rx
+    }
+}
+
+/// Follows peer0.org1's commit events from block `from` on, handing each transaction's code to its waiter.
+async fn dispatch(conn: Connection, signer: Arc<Signer>, from: u64, waiters: Arc<Waiters>) {
+    let seek = client::seek_envelope(
+        &signer,
+        CHANNEL,
+        client::at(from),
+        client::at(u64::MAX),
+        true,
+    );
+    let mut stream = client::deliver_filtered(&conn, seek)
+        .await
+        .expect("DeliverFiltered on peer0.org1");
+    while let Ok(Some(block)) = client::next_filtered(&mut stream).await {
+        let mut w = waiters.0.lock().expect("waiters");
+        for t in block.filtered_transactions {
+            if let Some(tx) = w.remove(&t.txid) {
+                let _ = tx.send(t.tx_validation_code);
+            }
+        }
+    }
 }
 
 async fn connect_n(ep: &Endpoint, addr: &str, n: usize) -> Vec<Connection> {
@@ -117,6 +154,7 @@ fn client_identity(net: &Network) -> (Signer, Endpoint) {
 async fn one_tx(
     signer: &Signer,
     conns: &Conns,
+    waiters: &Waiters,
     slot: usize,
     asset: &str,
 ) -> Result<Sample, String> {
@@ -133,12 +171,7 @@ async fn one_tx(
         Default::default(),
     );
     let pick = |v: &[Connection]| v[slot % v.len()].clone();
-    let (c1, c2, ord, st) = (
-        pick(&conns.org1),
-        pick(&conns.org2),
-        pick(&conns.orderer),
-        pick(&conns.status),
-    );
+    let (c1, c2, ord) = (pick(&conns.org1), pick(&conns.org2), pick(&conns.orderer));
     let t_endorse = Instant::now();
     let (r1, r2) = tokio::join!(
         client::endorse(&c1, built.signed.clone()),
@@ -149,31 +182,23 @@ async fn one_tx(
         r2.map_err(|e| format!("endorse on {ORG2}: {e}"))?,
     ];
     let env = proposal::assemble(signer, &built, &responses).map_err(|e| e.to_string())?;
+    let committed = waiters.wait(&built.tx_id);
     let broadcast_at = Instant::now();
     client::broadcast(&ord, env)
         .await
         .map_err(|e| format!("broadcast: {e}"))?;
     let broadcast = broadcast_at.elapsed();
-    let req = PeerAdminRequest {
-        op: Some(peer_admin_request::Op::CommitStatus(CommitStatusRequest {
-            channel: CHANNEL.to_string(),
-            tx_id: built.tx_id.clone(),
-            wait_ms: 60_000,
-        })),
-    };
-    let resp = client::peer_admin(&st, signer, req)
+    let code = tokio::time::timeout(Duration::from_secs(60), committed)
         .await
-        .map_err(|e| format!("commit status of {}: {e}", built.tx_id))?;
+        .map_err(|_| format!("no commit event for {} within 60 s", built.tx_id))?
+        .map_err(|_| format!("the event stream ended before {} committed", built.tx_id))?;
     let done_at = Instant::now();
-    let Some(peer_admin_response::Result::CommitStatus(s)) = resp.result else {
-        return Err(format!("no commit status for {}", built.tx_id));
-    };
     Ok(Sample {
         broadcast_at,
         done_at,
         endorse: broadcast_at - t_endorse,
         broadcast,
-        code: s.validation_code,
+        code,
     })
 }
 
@@ -181,6 +206,7 @@ async fn worker(
     id: usize,
     signer: Arc<Signer>,
     conns: Arc<Conns>,
+    waiters: Arc<Waiters>,
     end: Instant,
     committed: Arc<AtomicU64>,
 ) -> Outcome {
@@ -189,7 +215,15 @@ async fn worker(
     while Instant::now() < end {
         let asset = format!("asset-{id}-{i}");
         i += 1;
-        match one_tx(&signer, &conns, id / WORKERS_PER_CONNECTION, &asset).await {
+        match one_tx(
+            &signer,
+            &conns,
+            &waiters,
+            id / WORKERS_PER_CONNECTION,
+            &asset,
+        )
+        .await
+        {
             Ok(s) => {
                 if s.code == TxValidationCode::Valid as i32 {
                     committed.fetch_add(1, Ordering::Relaxed);
@@ -310,10 +344,20 @@ fn main() {
             org1: connect_n(&ep, &p1.address(), per).await,
             org2: connect_n(&ep, &p2.address(), per).await,
             orderer: connect_n(&ep, &net.orderer.address(), per).await,
-            status: connect_n(&ep, &p1.address(), per).await,
         })
     });
     let ops = p1.ops_address();
+    // Events from the height before the load on: none of the workers' transactions can be missed.
+    let waiters = Arc::new(Waiters::default());
+    let events = rt
+        .block_on(async { ep.connect_host(&p1.address(), None).await })
+        .expect("connecting to peer0.org1 for commit events");
+    rt.spawn(dispatch(
+        events,
+        signer.clone(),
+        height(&ops),
+        waiters.clone(),
+    ));
     let committed = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
     let start = t0 + warmup;
@@ -326,6 +370,7 @@ fn main() {
                     id,
                     signer.clone(),
                     conns.clone(),
+                    waiters.clone(),
                     end,
                     committed.clone(),
                 ))
@@ -415,7 +460,7 @@ fn main() {
         ("endorse (both peers)", &endorse),
         ("broadcast (orderer ack)", &broadcast),
         ("commit wait after ack", &waits),
-        ("broadcast → commit status", &latency),
+        ("broadcast → commit event", &latency),
     ] {
         println!(
             "  {name:<26} p50 {:>8.1} ms  p90 {:>8.1} ms  p99 {:>8.1} ms",

@@ -7,9 +7,7 @@ use tracing::Instrument;
 use weft_net::Connection;
 use weft_wire::common::{ChannelConfig, TxValidationCode};
 use weft_wire::peer::ProposalResponse;
-use weft_wire::service::{
-    CommitStatus, CommitStatusRequest, PeerAdminRequest, peer_admin_request, peer_admin_response,
-};
+use weft_wire::service::{PeerAdminRequest, peer_admin_request, peer_admin_response};
 
 use super::context::ClientContext;
 use super::{ChaincodeArgs, ChaincodeCmd, LifecycleArgs, LifecycleChaincodeCmd, PeerFlags};
@@ -200,7 +198,9 @@ async fn query(
     Ok(proposal::payload_of(&resp)?)
 }
 
-/// Endorses on every target, orders the transaction, and with `--waitForEvent` waits for its commit status.
+/// Endorses on every target, orders the transaction, and with `--waitForEvent` waits for its commit event from
+/// every target; returns the chaincode's payload and, when waited for, the validation code (not VALID if any
+/// peer said otherwise).
 async fn invoke(
     ctx: &ClientContext,
     channel: &str,
@@ -232,11 +232,6 @@ async fn invoke(
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("connecting to orderer {addr}"))?
     };
-    let status_conn = if peers.wait_for_event {
-        Some(endorsers[0].1.clone())
-    } else {
-        None
-    };
     // The root of the transaction's trace: endorsement, ordering, and every peer's commit of its block.
     let span = tracing::info_span!(
         "chaincode_invoke",
@@ -253,55 +248,60 @@ async fn invoke(
         weft_ops::trace::inject(&span),
     );
     span.record("tx_id", built.tx_id.as_str());
-    let (payload, status) = async {
+    let (payload, events) = async {
         let responses = endorse_all(&endorsers, &built).await?;
         let payload = proposal::payload_of(&responses[0])?;
         let env = proposal::assemble(&ctx.signer, &built, &responses)?;
+        // With --waitForEvent, every endorsing peer's commit events (as Fabric's CLI waits for each of
+        // --peerAddresses), asked for before the transaction goes to the orderer.
+        let mut events = Vec::new();
+        if peers.wait_for_event {
+            for (p, conn) in &endorsers {
+                let seek = client::seek_envelope(
+                    &ctx.signer,
+                    channel,
+                    client::newest(),
+                    client::at(u64::MAX),
+                    true,
+                );
+                let stream = client::deliver_filtered(conn, seek)
+                    .await
+                    .with_context(|| format!("commit events from {p}"))?;
+                events.push((p.clone(), stream));
+            }
+        }
         client::broadcast(&orderer, env)
             .await
             .context("the orderer refused the transaction")?;
-        let status = match status_conn {
-            Some(conn) => Some(wait_for_commit(ctx, &conn, channel, &built.tx_id, peers).await?),
-            None => None,
-        };
-        anyhow::Ok((payload, status))
+        anyhow::Ok((payload, events))
     }
     .instrument(span)
     .await?;
-    let Some(s) = status else {
+    if events.is_empty() {
         return Ok((payload, None));
-    };
-    tracing::info!(target: "chaincodeCmd", tx_id = %built.tx_id, block = s.block, "txid [{}] committed with status ({})",
-        built.tx_id, TxValidationCode::try_from(s.validation_code).map_or("UNKNOWN", |c| c.as_str_name()));
-    Ok((payload, Some(s.validation_code)))
-}
-
-/// Asks the peer for the transaction's validation code, waiting for its commit (`--waitForEvent`).
-async fn wait_for_commit(
-    ctx: &ClientContext,
-    conn: &Connection,
-    channel: &str,
-    tx_id: &str,
-    peers: &PeerFlags,
-) -> Result<CommitStatus> {
-    let req = CommitStatusRequest {
-        channel: channel.to_string(),
-        tx_id: tx_id.to_string(),
-        wait_ms: peers.wait_for_event_timeout.as_millis() as u64,
-    };
-    let resp = client::peer_admin(
-        conn,
-        &ctx.signer,
-        PeerAdminRequest {
-            op: Some(peer_admin_request::Op::CommitStatus(req)),
-        },
-    )
-    .await
-    .with_context(|| format!("waiting for the commit of {tx_id}"))?;
-    match resp.result {
-        Some(peer_admin_response::Result::CommitStatus(s)) => Ok(s),
-        _ => bail!("no commit status for {tx_id}"),
     }
+    let deadline = tokio::time::Instant::now() + peers.wait_for_event_timeout;
+    let mut code = TxValidationCode::Valid as i32;
+    for (p, mut stream) in events {
+        let (block, c) =
+            tokio::time::timeout_at(deadline, client::commit_of(&mut stream, &built.tx_id))
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "timed out waiting for txid {} on {p} ({:?}, --waitForEventTimeout)",
+                        built.tx_id,
+                        peers.wait_for_event_timeout
+                    )
+                })?
+                .with_context(|| format!("waiting for the commit of {} on {p}", built.tx_id))?;
+        stream.finish();
+        tracing::info!(target: "chaincodeCmd", tx_id = %built.tx_id, block, "txid [{}] committed with status ({}) at {p}",
+            built.tx_id, TxValidationCode::try_from(c).map_or("UNKNOWN", |c| c.as_str_name()));
+        if c != TxValidationCode::Valid as i32 {
+            code = c;
+        }
+    }
+    Ok((payload, Some(code)))
 }
 
 #[cfg(test)]
