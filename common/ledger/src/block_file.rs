@@ -4,11 +4,21 @@
 //! Why not in sled: sled keeps a value of a few hundred KB as a blob file of its own and rewrites its log
 //! around it, so a 300 KB block cost more than 1 MB of writes. Here a block is written once, at the end of
 //! the file, with `pwrite`; readers use `pread` and never take a lock.
+//!
+//! Why zeros ahead of the end: a write that grows a file must change its size and allocate its blocks, which
+//! goes through the filesystem's journal; when other writers are syncing (the other nodes of a network on one
+//! disk, or sled beside us) that write waits for their journal commit, and our `fdatasync` must commit the
+//! journal too. Measured with four other syncing writers, an appending 300 KB `pwrite` took 0.86 ms at p90
+//! and a zero-filled region 0.15 ms; `fallocate` does not help (its extents still change at the first
+//! write). So a background thread keeps a zeroed, synced region ahead of the last block, sized by the blocks
+//! seen (from [`MIN_AHEAD`] to [`MAX_AHEAD`]); appends overwrite it. The zeros are never part of a block:
+//! the index says where blocks end, and opening cuts the file there.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::store::LedgerError;
 
@@ -45,18 +55,45 @@ impl Location {
     }
 }
 
+/// Zeroed space kept ahead of the end at least, and at most.
+pub const MIN_AHEAD: u64 = 256 * 1024;
+pub const MAX_AHEAD: u64 = 16 * 1024 * 1024;
+/// The space kept ahead, in multiples of the largest block appended.
+const AHEAD_BLOCKS: u64 = 8;
+/// Zeros written at a time, under the lock appends take.
+const PIECE: u64 = 256 * 1024;
+
 /// One chain's block file. A single writer appends (the store's info lock orders appends).
 #[derive(Debug)]
 pub struct BlockFile {
+    shared: Arc<Shared>,
+    zeroer: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
     file: File,
     /// The end of the last block written.
     end: AtomicU64,
+    /// Appends and zeroing take turns, so that zeros never land on a block.
+    region: Mutex<Region>,
+    /// Wakes the zeroer when the space ahead runs low, or at close.
+    low: Condvar,
+}
+
+#[derive(Debug)]
+struct Region {
+    /// Bytes before this offset exist in the file (blocks, then written zeros).
+    zeroed_end: u64,
+    /// The space to keep ahead of the end.
+    ahead: u64,
+    closed: bool,
 }
 
 impl BlockFile {
     /// Opens (or creates) the file in `dir`. `indexed_end` is where the last indexed block ends: bytes beyond
-    /// it were written by an append whose index never committed, and are cut off. A file shorter than its
-    /// index lost blocks the index still names, which is an error.
+    /// it were written by an append whose index never committed, or are zeros kept ahead, and are cut off. A
+    /// file shorter than its index lost blocks the index still names, which is an error.
     pub fn open(dir: &Path, indexed_end: u64) -> Result<Self, LedgerError> {
         let path = dir.join(NAME);
         let io = |e: std::io::Error| LedgerError::Storage(format!("{}: {e}", path.display()));
@@ -77,34 +114,64 @@ impl BlockFile {
         if len > indexed_end {
             file.set_len(indexed_end).map_err(io)?;
         }
-        Ok(Self {
+        let shared = Arc::new(Shared {
             file,
             end: AtomicU64::new(indexed_end),
+            region: Mutex::new(Region {
+                zeroed_end: indexed_end,
+                ahead: MIN_AHEAD,
+                closed: false,
+            }),
+            low: Condvar::new(),
+        });
+        let zeroer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("blockfile-zero".into())
+                .spawn(move || shared.zero_ahead())
+                .map_err(|e| {
+                    LedgerError::Storage(format!("starting the block file's zeroer: {e}"))
+                })?
+        };
+        Ok(Self {
+            shared,
+            zeroer: Some(zeroer),
         })
     }
 
     /// Writes `bytes` after the last block; the caller indexes the returned location.
     pub fn append(&self, bytes: &[u8]) -> Result<Location, LedgerError> {
-        let offset = self.end.load(Ordering::Acquire);
-        self.file
+        let mut region = self.shared.region.lock().expect("block file region lock");
+        let offset = self.shared.end.load(Ordering::Acquire);
+        self.shared
+            .file
             .write_all_at(bytes, offset)
             .map_err(|e| LedgerError::Storage(format!("block file write: {e}")))?;
         let at = Location {
             offset,
             len: bytes.len() as u64,
         };
-        self.end.store(at.end(), Ordering::Release);
+        self.shared.end.store(at.end(), Ordering::Release);
+        region.zeroed_end = region.zeroed_end.max(at.end());
+        region.ahead = region
+            .ahead
+            .max((at.len * AHEAD_BLOCKS).clamp(MIN_AHEAD, MAX_AHEAD));
+        if region.zeroed_end - at.end() < region.ahead / 2 {
+            self.shared.low.notify_one();
+        }
         Ok(at)
     }
 
     /// Forgets the last append (its index did not commit), so the next one overwrites it.
     pub fn unwind(&self, to: Location) {
-        self.end.store(to.offset, Ordering::Release);
+        let _region = self.shared.region.lock().expect("block file region lock");
+        self.shared.end.store(to.offset, Ordering::Release);
     }
 
     /// Waits until every block written is on disk.
     pub fn sync(&self) -> Result<(), LedgerError> {
-        self.file
+        self.shared
+            .file
             .sync_data()
             .map_err(|e| LedgerError::Storage(format!("block file sync: {e}")))
     }
@@ -112,10 +179,64 @@ impl BlockFile {
     /// The bytes of the block at `at`.
     pub fn read(&self, at: Location) -> Result<Vec<u8>, LedgerError> {
         let mut buf = vec![0; at.len as usize];
-        self.file
+        self.shared
+            .file
             .read_exact_at(&mut buf, at.offset)
             .map_err(|e| LedgerError::Corrupt(format!("block file read at {}: {e}", at.offset)))?;
         Ok(buf)
+    }
+
+    /// Zeroed bytes ahead of the last block (for tests and operators).
+    pub fn zeroed_ahead(&self) -> u64 {
+        let region = self.shared.region.lock().expect("block file region lock");
+        region.zeroed_end - self.shared.end.load(Ordering::Acquire)
+    }
+}
+
+impl Shared {
+    /// The zeroer: whenever the space ahead falls below its target, writes zeros after the end, [`PIECE`] at a
+    /// time under the region lock (an append waits for one piece at most), and syncs each piece outside it at
+    /// once: zeros left dirty would be flushed by the next journal commit of any file on the disk, in the
+    /// middle of someone's `fdatasync`. A failure only costs speed: the thread logs it and stops.
+    fn zero_ahead(&self) {
+        let zeros = vec![0; PIECE as usize];
+        let mut region = self.region.lock().expect("block file region lock");
+        loop {
+            if region.closed {
+                return;
+            }
+            let end = self.end.load(Ordering::Acquire);
+            if region.zeroed_end - end >= region.ahead {
+                region = self.low.wait(region).expect("block file region lock");
+                continue;
+            }
+            let at = region.zeroed_end.max(end);
+            if let Err(e) = self.file.write_all_at(&zeros, at) {
+                tracing::warn!(target: "ledger", error = %e, "cannot write zeros ahead of the block file's end; appends stay correct but slower");
+                return;
+            }
+            region.zeroed_end = at + PIECE;
+            drop(region);
+            if let Err(e) = self.file.sync_data() {
+                tracing::warn!(target: "ledger", error = %e, "cannot sync zeros ahead of the block file's end");
+                return;
+            }
+            region = self.region.lock().expect("block file region lock");
+        }
+    }
+}
+
+impl Drop for BlockFile {
+    fn drop(&mut self) {
+        self.shared
+            .region
+            .lock()
+            .expect("block file region lock")
+            .closed = true;
+        self.shared.low.notify_one();
+        if let Some(z) = self.zeroer.take() {
+            let _ = z.join();
+        }
     }
 }
 
@@ -147,12 +268,14 @@ mod tests {
         f.append(b"never indexed").unwrap();
         drop(f);
         let f = BlockFile::open(dir.path(), a.len).unwrap();
-        let c = f.append(b"next").unwrap();
-        assert_eq!(c.offset, a.len);
         assert_eq!(
             std::fs::metadata(dir.path().join(NAME)).unwrap().len(),
-            a.len + 4
+            a.len,
+            "cut at the index before any append"
         );
+        let c = f.append(b"next").unwrap();
+        assert_eq!(c.offset, a.len);
+        assert_eq!(f.read(c).unwrap(), b"next");
     }
 
     #[test]
@@ -163,6 +286,39 @@ mod tests {
         drop(f);
         let err = BlockFile::open(dir.path(), 100).unwrap_err();
         assert!(matches!(err, LedgerError::Corrupt(_)), "{err}");
+    }
+
+    #[test]
+    fn zeros_are_kept_ahead_of_the_end_and_cut_off_at_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = BlockFile::open(dir.path(), 0).unwrap();
+        let block = vec![7u8; 100_000];
+        let mut last = f.append(&block).unwrap();
+        // Ahead: 8 of the largest block; the zeroer works in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while f.zeroed_ahead() < 8 * 100_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "zeroed ahead: {}",
+                f.zeroed_ahead()
+            );
+            std::thread::yield_now();
+        }
+        let len = |d: &Path| std::fs::metadata(d.join(NAME)).unwrap().len();
+        assert!(len(dir.path()) >= last.end() + 8 * 100_000);
+        for _ in 0..40 {
+            last = f.append(&block).unwrap();
+        }
+        assert_eq!(
+            f.read(last).unwrap(),
+            block,
+            "a block written over zeros reads back"
+        );
+        drop(f);
+        let f = BlockFile::open(dir.path(), last.end()).unwrap();
+        assert_eq!(f.read(last).unwrap(), block);
+        drop(f);
+        assert_eq!(len(dir.path()), last.end());
     }
 
     #[test]
