@@ -1,10 +1,10 @@
 //! Validation of a block's transactions, as Fabric's committer does it.
 //!
-//! Stage one ([`check`]) runs on all cores: structure, creator signature, transaction id, endorsement
-//! signatures. Stage two runs in block order: duplicate ids, the chaincode's endorsement policy (from its
-//! `_lifecycle` definition), and MVCC — every read version must equal the committed version, counting writes
-//! of earlier valid transactions of the same block, and every range query must see the same keys
-//! ([`mvcc`]). Valid transactions' writes get version (block, tx index). Nothing here writes to disk.
+//! Stage one ([`check`]): structure and common header on one thread, then the creator signature, transaction
+//! id and endorsement signatures on all cores. Stage two runs in block order: duplicate ids, the chaincode's
+//! endorsement policy (from its `_lifecycle` definition), and MVCC — every read version must equal the
+//! committed version, counting writes of earlier valid transactions of the same block, and every range query
+//! must see the same keys ([`mvcc`]). Valid transactions' writes get version (block, tx index). Nothing here writes to disk.
 
 pub mod check;
 pub mod mvcc;
@@ -47,10 +47,20 @@ pub fn validate_block(
     committed: &dyn Fn(&str) -> bool,
     now: i64,
 ) -> Vec<TxResult> {
-    let checked: Vec<CheckedTx> = txs
-        .par_iter()
-        .map(|raw| check::check(raw, bundle, own, now))
-        .collect();
+    // The checks before any signature on this thread; the signature checks spread over the cores only when
+    // there are several to make: waking the pool for a block of transactions that fail their header (or for
+    // one transaction) cost more than the checks, while other processes wanted the cores.
+    let headed: Vec<Result<check::Headed, CheckedTx>> =
+        txs.iter().map(|raw| check::header(raw, bundle)).collect();
+    let signed = |h: Result<check::Headed, CheckedTx>| match h {
+        Ok(h) => check::signed(h, bundle, own, now),
+        Err(done) => done,
+    };
+    let checked: Vec<CheckedTx> = if headed.iter().filter(|h| h.is_ok()).count() > 1 {
+        headed.into_par_iter().map(signed).collect()
+    } else {
+        headed.into_iter().map(signed).collect()
+    };
     let mut overlay = Overlay::default();
     // Endorsement policies by chaincode, read once per block (until a definition changes in it).
     let mut policies: HashMap<String, String> = HashMap::new();
