@@ -7,6 +7,7 @@ fn main() {
         "proto/service.proto",
         "proto/gossip.proto",
         "proto/transaction.proto",
+        "proto/ledger.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");

@@ -1,6 +1,12 @@
 //! The append-only file that holds a chain's serialized blocks, as Fabric's block files do; the index (block
 //! number → offset and length) lives in sled with the rest of the commit.
 //!
+//! Each block is one record: a 12-byte header (the lengths of the commit record and of the block, big-endian
+//! `u32`s, and the CRC-32 of both), the commit record (what the block changes: its transaction ids, state
+//! writes and config, `weft.ledger.CommitRecord`), then the block's bytes. The file alone is enough to rebuild
+//! the index and the world state: the store syncs only this file per commit and its sled database now and
+//! then, and on opening replays the records that sled has not seen ([`BlockFile::open`]).
+//!
 //! Why not in sled: sled keeps a value of a few hundred KB as a blob file of its own and rewrites its log
 //! around it, so a 300 KB block cost more than 1 MB of writes. Here a block is written once, at the end of
 //! the file, with `pwrite`; readers use `pread` and never take a lock.
@@ -63,6 +69,23 @@ const AHEAD_BLOCKS: u64 = 8;
 /// Zeros written at a time, under the lock appends take.
 const PIECE: u64 = 256 * 1024;
 
+/// Where a record is: its start, and its block's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub start: u64,
+    pub block: Location,
+}
+
+/// The record header: commit length, block length, CRC-32 of commit ‖ block.
+const HEADER: u64 = 12;
+
+fn crc(commit: &[u8], block: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(commit);
+    h.update(block);
+    h.finalize()
+}
+
 /// One chain's block file. A single writer appends (the store's info lock orders appends).
 #[derive(Debug)]
 pub struct BlockFile {
@@ -91,10 +114,16 @@ struct Region {
 }
 
 impl BlockFile {
-    /// Opens (or creates) the file in `dir`. `indexed_end` is where the last indexed block ends: bytes beyond
-    /// it were written by an append whose index never committed, or are zeros kept ahead, and are cut off. A
-    /// file shorter than its index lost blocks the index still names, which is an error.
-    pub fn open(dir: &Path, indexed_end: u64) -> Result<Self, LedgerError> {
+    /// Opens (or creates) the file in `dir`. `indexed_end` is where the last indexed block ends. Each complete
+    /// record after it (header, lengths and checksum intact) is handed to `unindexed` with its block's
+    /// location, commit record and block bytes, in order, until it returns false; the file is cut after the
+    /// last record taken. What is cut was written by an append that never completed, or is zeros kept ahead.
+    /// A file shorter than its index lost blocks the index still names, which is an error.
+    pub fn open(
+        dir: &Path,
+        indexed_end: u64,
+        mut unindexed: impl FnMut(Location, &[u8], &[u8]) -> Result<bool, LedgerError>,
+    ) -> Result<Self, LedgerError> {
         let path = dir.join(NAME);
         let io = |e: std::io::Error| LedgerError::Storage(format!("{}: {e}", path.display()));
         let file = OpenOptions::new()
@@ -111,14 +140,21 @@ impl BlockFile {
                 path.display()
             )));
         }
-        if len > indexed_end {
-            file.set_len(indexed_end).map_err(io)?;
+        let mut end = indexed_end;
+        while let Some((at, commit, block)) = read_record(&file, end, len) {
+            if !unindexed(at, &commit, &block)? {
+                break;
+            }
+            end = at.end();
+        }
+        if len > end {
+            file.set_len(end).map_err(io)?;
         }
         let shared = Arc::new(Shared {
             file,
-            end: AtomicU64::new(indexed_end),
+            end: AtomicU64::new(end),
             region: Mutex::new(Region {
-                zeroed_end: indexed_end,
+                zeroed_end: end,
                 ahead: MIN_AHEAD,
                 closed: false,
             }),
@@ -139,18 +175,36 @@ impl BlockFile {
         })
     }
 
-    /// Writes `bytes` after the last block; the caller indexes the returned location.
-    pub fn append(&self, bytes: &[u8]) -> Result<Location, LedgerError> {
+    /// Writes a record of `commit` and `block` after the last one; the caller indexes the block's location.
+    pub fn append(&self, commit: &[u8], block: &[u8]) -> Result<Record, LedgerError> {
+        let too_large = || LedgerError::Storage("a block or commit record over 4 GiB".into());
+        let mut head = Vec::with_capacity(HEADER as usize + commit.len());
+        head.extend_from_slice(
+            &u32::try_from(commit.len())
+                .map_err(|_| too_large())?
+                .to_be_bytes(),
+        );
+        head.extend_from_slice(
+            &u32::try_from(block.len())
+                .map_err(|_| too_large())?
+                .to_be_bytes(),
+        );
+        head.extend_from_slice(&crc(commit, block).to_be_bytes());
+        head.extend_from_slice(commit);
         let mut region = self.shared.region.lock().expect("block file region lock");
-        let offset = self.shared.end.load(Ordering::Acquire);
-        self.shared
-            .file
-            .write_all_at(bytes, offset)
-            .map_err(|e| LedgerError::Storage(format!("block file write: {e}")))?;
-        let at = Location {
-            offset,
-            len: bytes.len() as u64,
+        let start = self.shared.end.load(Ordering::Acquire);
+        let write = |bytes: &[u8], at: u64| {
+            self.shared
+                .file
+                .write_all_at(bytes, at)
+                .map_err(|e| LedgerError::Storage(format!("block file write: {e}")))
         };
+        write(&head, start)?;
+        let at = Location {
+            offset: start + head.len() as u64,
+            len: block.len() as u64,
+        };
+        write(block, at.offset)?;
         self.shared.end.store(at.end(), Ordering::Release);
         region.zeroed_end = region.zeroed_end.max(at.end());
         region.ahead = region
@@ -159,13 +213,13 @@ impl BlockFile {
         if region.zeroed_end - at.end() < region.ahead / 2 {
             self.shared.low.notify_one();
         }
-        Ok(at)
+        Ok(Record { start, block: at })
     }
 
     /// Forgets the last append (its index did not commit), so the next one overwrites it.
-    pub fn unwind(&self, to: Location) {
+    pub fn unwind(&self, last: Record) {
         let _region = self.shared.region.lock().expect("block file region lock");
-        self.shared.end.store(to.offset, Ordering::Release);
+        self.shared.end.store(last.start, Ordering::Release);
     }
 
     /// Waits until every block written is on disk.
@@ -191,6 +245,33 @@ impl BlockFile {
         let region = self.shared.region.lock().expect("block file region lock");
         region.zeroed_end - self.shared.end.load(Ordering::Acquire)
     }
+}
+
+/// The record at `at`, if the file holds a complete one there (a header of zeros is the space kept ahead).
+fn read_record(file: &File, at: u64, len: u64) -> Option<(Location, Vec<u8>, Vec<u8>)> {
+    let mut head = [0u8; HEADER as usize];
+    if at + HEADER > len || file.read_exact_at(&mut head, at).is_err() {
+        return None;
+    }
+    let commit_len = u64::from(u32::from_be_bytes(head[..4].try_into().expect("4 bytes")));
+    let block_len = u64::from(u32::from_be_bytes(head[4..8].try_into().expect("4 bytes")));
+    let sum = u32::from_be_bytes(head[8..].try_into().expect("4 bytes"));
+    let block_at = at + HEADER + commit_len;
+    if block_len == 0 || block_at + block_len > len {
+        return None;
+    }
+    let mut commit = vec![0; commit_len as usize];
+    let mut block = vec![0; block_len as usize];
+    file.read_exact_at(&mut commit, at + HEADER).ok()?;
+    file.read_exact_at(&mut block, block_at).ok()?;
+    (crc(&commit, &block) == sum).then_some((
+        Location {
+            offset: block_at,
+            len: block_len,
+        },
+        commit,
+        block,
+    ))
 }
 
 impl Shared {
@@ -244,56 +325,114 @@ impl Drop for BlockFile {
 mod tests {
     use super::*;
 
-    #[test]
-    fn appends_read_back_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = BlockFile::open(dir.path(), 0).unwrap();
-        let a = f.append(b"first").unwrap();
-        let b = f.append(b"second block").unwrap();
-        assert_eq!(a, Location { offset: 0, len: 5 });
-        assert_eq!(b.offset, 5);
-        f.sync().unwrap();
-        drop(f);
-        let f = BlockFile::open(dir.path(), b.offset + b.len).unwrap();
-        assert_eq!(f.read(a).unwrap(), b"first");
-        assert_eq!(f.read(b).unwrap(), b"second block");
-        assert_eq!(Location::from_bytes(&b.to_bytes()), Some(b));
+    /// Opens with nothing to replay expected.
+    fn open(dir: &Path, indexed_end: u64) -> Result<BlockFile, LedgerError> {
+        BlockFile::open(dir, indexed_end, |_, _, _| panic!("no record expected"))
+    }
+
+    /// A record's commit and block bytes.
+    type Taken = (Vec<u8>, Vec<u8>);
+
+    /// Opens and takes every record after `indexed_end`.
+    fn replay(dir: &Path, indexed_end: u64) -> (BlockFile, Vec<Taken>) {
+        let mut seen = Vec::new();
+        let f = BlockFile::open(dir, indexed_end, |_, c, b| {
+            seen.push((c.to_vec(), b.to_vec()));
+            Ok(true)
+        })
+        .unwrap();
+        (f, seen)
+    }
+
+    fn len(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join(NAME)).unwrap().len()
     }
 
     #[test]
-    fn bytes_beyond_the_index_are_cut_off() {
+    fn appends_read_back_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let f = BlockFile::open(dir.path(), 0).unwrap();
-        let a = f.append(b"indexed").unwrap();
-        f.append(b"never indexed").unwrap();
+        let f = open(dir.path(), 0).unwrap();
+        let a = f.append(b"c1", b"first").unwrap();
+        let b = f.append(b"", b"second block").unwrap();
+        assert_eq!(a.start, 0);
+        assert_eq!(a.block, Location { offset: 14, len: 5 });
+        assert_eq!(b.start, a.block.end());
+        f.sync().unwrap();
         drop(f);
-        let f = BlockFile::open(dir.path(), a.len).unwrap();
+        let f = open(dir.path(), b.block.end()).unwrap();
+        assert_eq!(f.read(a.block).unwrap(), b"first");
+        assert_eq!(f.read(b.block).unwrap(), b"second block");
+        assert_eq!(Location::from_bytes(&b.block.to_bytes()), Some(b.block));
+    }
+
+    #[test]
+    fn records_beyond_the_index_are_replayed_in_order_until_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = open(dir.path(), 0).unwrap();
+        let a = f.append(b"ca", b"indexed").unwrap();
+        f.append(b"cb", b"not indexed").unwrap();
+        let c = f.append(b"", b"not indexed either").unwrap();
+        drop(f);
+        let (f, seen) = replay(dir.path(), a.block.end());
         assert_eq!(
-            std::fs::metadata(dir.path().join(NAME)).unwrap().len(),
-            a.len,
-            "cut at the index before any append"
+            seen,
+            [
+                (b"cb".to_vec(), b"not indexed".to_vec()),
+                (Vec::new(), b"not indexed either".to_vec())
+            ]
         );
-        let c = f.append(b"next").unwrap();
-        assert_eq!(c.offset, a.len);
-        assert_eq!(f.read(c).unwrap(), b"next");
+        assert_eq!(
+            len(dir.path()),
+            c.block.end(),
+            "the zeros ahead are cut off"
+        );
+        drop(f);
+        // Refused (the store finds it does not follow its chain): cut there.
+        let f = BlockFile::open(dir.path(), a.block.end(), |_, _, _| Ok(false)).unwrap();
+        assert_eq!(len(dir.path()), a.block.end());
+        let d = f.append(b"", b"next").unwrap();
+        assert_eq!(d.start, a.block.end());
+        assert_eq!(f.read(d.block).unwrap(), b"next");
+    }
+
+    #[test]
+    fn a_torn_record_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = open(dir.path(), 0).unwrap();
+        let a = f.append(b"", b"whole").unwrap();
+        let b = f.append(b"commit", b"torn block").unwrap();
+        drop(f);
+        // The last bytes of the second record never reached the disk, or reached it damaged.
+        let file = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(NAME))
+            .unwrap();
+        file.write_all_at(b"X", b.block.end() - 1).unwrap();
+        let (_f, seen) = replay(dir.path(), 0);
+        assert_eq!(seen, [(Vec::new(), b"whole".to_vec())]);
+        assert_eq!(len(dir.path()), a.block.end());
+        file.set_len(a.block.end() + 5).unwrap();
+        let (_f, seen) = replay(dir.path(), a.block.end());
+        assert!(seen.is_empty(), "a header cut short");
+        assert_eq!(len(dir.path()), a.block.end());
     }
 
     #[test]
     fn a_file_shorter_than_its_index_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let f = BlockFile::open(dir.path(), 0).unwrap();
-        f.append(b"abc").unwrap();
+        let f = open(dir.path(), 0).unwrap();
+        f.append(b"", b"abc").unwrap();
         drop(f);
-        let err = BlockFile::open(dir.path(), 100).unwrap_err();
+        let err = open(dir.path(), 100).unwrap_err();
         assert!(matches!(err, LedgerError::Corrupt(_)), "{err}");
     }
 
     #[test]
     fn zeros_are_kept_ahead_of_the_end_and_cut_off_at_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let f = BlockFile::open(dir.path(), 0).unwrap();
+        let f = open(dir.path(), 0).unwrap();
         let block = vec![7u8; 100_000];
-        let mut last = f.append(&block).unwrap();
+        let mut last = f.append(b"", &block).unwrap();
         // Ahead: 8 of the largest block; the zeroer works in the background.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while f.zeroed_ahead() < 8 * 100_000 {
@@ -304,31 +443,30 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        let len = |d: &Path| std::fs::metadata(d.join(NAME)).unwrap().len();
-        assert!(len(dir.path()) >= last.end() + 8 * 100_000);
+        assert!(len(dir.path()) >= last.block.end() + 8 * 100_000);
         for _ in 0..40 {
-            last = f.append(&block).unwrap();
+            last = f.append(b"", &block).unwrap();
         }
         assert_eq!(
-            f.read(last).unwrap(),
+            f.read(last.block).unwrap(),
             block,
             "a block written over zeros reads back"
         );
         drop(f);
-        let f = BlockFile::open(dir.path(), last.end()).unwrap();
-        assert_eq!(f.read(last).unwrap(), block);
+        let f = open(dir.path(), last.block.end()).unwrap();
+        assert_eq!(f.read(last.block).unwrap(), block);
         drop(f);
-        assert_eq!(len(dir.path()), last.end());
+        assert_eq!(len(dir.path()), last.block.end());
     }
 
     #[test]
     fn an_unwound_append_is_overwritten() {
         let dir = tempfile::tempdir().unwrap();
-        let f = BlockFile::open(dir.path(), 0).unwrap();
-        let a = f.append(b"failed").unwrap();
+        let f = open(dir.path(), 0).unwrap();
+        let a = f.append(b"", b"failed").unwrap();
         f.unwind(a);
-        let b = f.append(b"ok").unwrap();
-        assert_eq!(b.offset, 0);
-        assert_eq!(f.read(b).unwrap(), b"ok");
+        let b = f.append(b"", b"ok").unwrap();
+        assert_eq!(b.start, 0);
+        assert_eq!(f.read(b.block).unwrap(), b"ok");
     }
 }

@@ -1,9 +1,11 @@
 //! The block store: an append-only, hash-chained chain of blocks per channel, in a block file indexed by sled.
 //!
-//! Each append writes the block's bytes to the chain's block file, then its index entry, its transaction
-//! index entries, the chain info (height, current and previous hash), its state writes and, for config blocks,
-//! the channel config, in one sled transaction. `sync` flushes both. After a crash the store holds exactly the
-//! blocks whose append was synced, so a restarted process resumes from its height.
+//! Each append writes a record to the chain's block file (the block's bytes and everything it commits), then
+//! its index entry, its transaction index entries, the chain info (height, current and previous hash), its
+//! state writes and, for config blocks, the channel config, in one sled transaction. `sync` makes the block
+//! file durable, and sled now and then; what sled lost in a crash is indexed again from the file's records when
+//! the store opens. After a crash the store holds exactly the blocks whose append was synced, so a restarted
+//! process resumes from its height.
 //!
 //! Layout: [`store`] defines the [`BlockStore`] trait the nodes use; [`sled_store`] implements it with a
 //! [`block_file`]; [`ledgers`] keeps one store per channel under `<root>/<channel>/`.

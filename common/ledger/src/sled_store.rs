@@ -1,18 +1,22 @@
-//! [`BlockStore`] on sled and a block file: the blocks' bytes go to the [`BlockFile`]; sled holds the trees
-//! `blocks` (number → where in the file), `txids` (id → location), `meta` and `state`, written in one
-//! transaction per block.
+//! [`BlockStore`] on sled and a block file: each block and what it commits go to the [`BlockFile`] as one
+//! record; sled holds the trees `blocks` (number → where in the file), `txids` (id → location), `meta` and
+//! `state`, written in one transaction per block.
 //!
-//! Order of writes: the block's bytes first, then the sled transaction; `sync` flushes the file before sled.
-//! After a crash, bytes the index never named are cut off when the store opens.
+//! Order of writes: the record first, then the sled transaction. `sync` makes the file durable every time
+//! (one `fdatasync` per commit) and flushes sled at most every [`INDEX_FLUSH_EVERY`], after the file. After a
+//! crash, opening indexes again the records sled lost (replaying their state writes, tx ids and config), and
+//! cuts off what no complete record holds.
 
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use prost::Message;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use weft_crypto::block::header_hash;
 use weft_wire::common::Block;
+use weft_wire::ledger::CommitRecord;
 
 use crate::block_file::{BlockFile, Location};
 use crate::store::{
@@ -24,17 +28,29 @@ const CURRENT: &[u8] = b"current_hash";
 const PREVIOUS: &[u8] = b"previous_hash";
 const CONFIG: &[u8] = b"config";
 
-/// A chain stored in one sled database.
-pub struct SledStore {
-    db: sled::Db,
-    file: BlockFile,
+/// How often sled is flushed at most: between two flushes, what a crash loses of sled is replayed from the
+/// block file when the store opens.
+pub const INDEX_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// sled's trees.
+struct Trees {
     blocks: sled::Tree,
     txids: sled::Tree,
     meta: sled::Tree,
     state: sled::Tree,
+}
+
+/// A chain stored in a block file indexed by one sled database.
+pub struct SledStore {
+    db: sled::Db,
+    file: BlockFile,
+    trees: Trees,
     // The chain info is read on every deliver and every admin request; cached, and updated only after a
     // successful append.
     info: RwLock<ChainInfo>,
+    /// When sled was last flushed, and how often it is.
+    flushed: Mutex<Instant>,
+    flush_every: Duration,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -50,18 +66,23 @@ fn storage(e: impl std::fmt::Display) -> LedgerError {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, first indexing the blocks that the block file holds and sled does
+    /// not (those appended after sled's last flush).
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        // No background flush: sled's index must not reach the disk before the block file (see `sync`).
+        // No background flush: sled is flushed only after the block file, so that it never names a block the
+        // file may not hold (see `sync`).
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(None)
             .open()
             .map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
-        let blocks = db.open_tree("blocks").map_err(storage)?;
-        let txids = db.open_tree("txids").map_err(storage)?;
-        let meta = db.open_tree("meta").map_err(storage)?;
-        let state = db.open_tree("state").map_err(storage)?;
+        let trees = Trees {
+            blocks: db.open_tree("blocks").map_err(storage)?,
+            txids: db.open_tree("txids").map_err(storage)?,
+            meta: db.open_tree("meta").map_err(storage)?,
+            state: db.open_tree("state").map_err(storage)?,
+        };
+        let meta = &trees.meta;
         let height = match meta.get(HEIGHT).map_err(storage)? {
             Some(v) => u64::from_be_bytes(
                 v.as_ref()
@@ -77,51 +98,74 @@ impl SledStore {
                 .map(|v| v.to_vec())
                 .unwrap_or_default())
         };
-        let info = ChainInfo {
+        let mut info = ChainInfo {
             height,
             current_hash: get(CURRENT)?,
             previous_hash: get(PREVIOUS)?,
         };
-        let indexed_end = match blocks.last().map_err(storage)? {
+        let indexed_end = match trees.blocks.last().map_err(storage)? {
             Some((_, v)) => Location::from_bytes(&v)
                 .map(Location::end)
                 .ok_or_else(|| LedgerError::Corrupt("block index entry".into()))?,
             None => 0,
         };
-        let file = BlockFile::open(dir, indexed_end)?;
+        let from = info.height;
+        let file = BlockFile::open(dir, indexed_end, |at, commit, bytes| {
+            let block = Block::decode(bytes)
+                .map_err(|e| LedgerError::Corrupt(format!("block file record: {e}")))?;
+            let record = CommitRecord::decode(commit)
+                .map_err(|e| LedgerError::Corrupt(format!("block file commit record: {e}")))?;
+            // A record that does not continue the chain is not ours to index: the file is cut there.
+            let follows = block
+                .header
+                .as_ref()
+                .is_some_and(|h| h.number == info.height && h.previous_hash == info.current_hash);
+            if follows {
+                info = trees.index(&info, &block, at, &Commit::from_record(record))?;
+            }
+            Ok(follows)
+        })?;
+        if info.height > from {
+            db.flush().map_err(storage)?;
+            tracing::info!(target: "ledger", dir = %dir.display(), from, to = info.height,
+                "indexed the blocks the block file held beyond the index");
+        }
         Ok(Self {
             db,
             file,
-            blocks,
-            txids,
-            meta,
-            state,
+            trees,
             info: RwLock::new(info),
+            flushed: Mutex::new(Instant::now()),
+            flush_every: INDEX_FLUSH_EVERY,
         })
+    }
+
+    /// Flushes sled only when [`sync`](BlockStore::sync) finds `every` passed since the last flush (tests use
+    /// a long one, to find the blocks sled has not seen indexed again at reopening).
+    pub fn with_index_flush_every(mut self, every: Duration) -> Self {
+        self.flush_every = every;
+        self
     }
 }
 
-impl BlockStore for SledStore {
-    fn info(&self) -> ChainInfo {
-        self.info.read().expect("ledger info lock").clone()
-    }
-
-    fn append_unsynced(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
+impl Trees {
+    /// Indexes `block`, stored at `at`, with everything in `commit`, in one sled transaction: the block's
+    /// location, its transaction ids, its state writes, the chain info and any new config. Returns the new
+    /// chain info.
+    fn index(
+        &self,
+        info: &ChainInfo,
+        block: &Block,
+        at: Location,
+        commit: &Commit,
+    ) -> Result<ChainInfo, LedgerError> {
         let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
-        let mut info = self.info.write().expect("ledger info lock");
-        if header.number != info.height {
-            return Err(LedgerError::OutOfOrder {
-                height: info.height,
-                got: header.number,
-            });
-        }
         let next = ChainInfo {
             height: info.height + 1,
             current_hash: header_hash(header).to_vec(),
             previous_hash: header.previous_hash.clone(),
         };
         let key = header.number.to_be_bytes();
-        let at = self.file.append(&block.encode_to_vec())?;
         let location = at.to_bytes();
         let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = commit
             .writes
@@ -159,21 +203,67 @@ impl BlockStore for SledStore {
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(|e: TransactionError<()>| {
-                self.file.unwind(at);
-                storage(format!("{e:?}"))
-            })?;
+            .map_err(|e: TransactionError<()>| storage(format!("{e:?}")))?;
+        Ok(next)
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // A clean stop spares the next open the replay; the file first, so that sled never names a block the
+        // file may not hold.
+        if let Err(e) = self.file.sync().and_then(|()| self.db.flush().map_err(storage)) {
+            tracing::warn!(target: "ledger", error = %e, "flushing the ledger index at close failed; it is rebuilt from the block file at the next start");
+        }
+    }
+}
+
+impl BlockStore for SledStore {
+    fn info(&self) -> ChainInfo {
+        self.info.read().expect("ledger info lock").clone()
+    }
+
+    fn append_unsynced(&self, block: &Block, commit: Commit) -> Result<ChainInfo, LedgerError> {
+        let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
+        let mut info = self.info.write().expect("ledger info lock");
+        if header.number != info.height {
+            return Err(LedgerError::OutOfOrder {
+                height: info.height,
+                got: header.number,
+            });
+        }
+        let record = self
+            .file
+            .append(&commit.to_record().encode_to_vec(), &block.encode_to_vec())?;
+        let next = self
+            .trees
+            .index(&info, block, record.block, &commit)
+            .inspect_err(|_| self.file.unwind(record))?;
         *info = next.clone();
         Ok(next)
     }
 
+    /// The block file is what makes appends durable: it is synced every time; sled, at most every
+    /// [`INDEX_FLUSH_EVERY`], and only after the file, so that it never indexes a block the file may not hold.
+    /// Appends and syncs come from one writer at a time (a chain task, a peer's commit lock), so no append
+    /// slips in between the two.
     fn sync(&self) -> Result<(), LedgerError> {
         self.file.sync()?;
-        self.db.flush().map(|_| ()).map_err(storage)
+        let mut flushed = self.flushed.lock().expect("ledger flush lock");
+        if flushed.elapsed() >= self.flush_every {
+            self.db.flush().map_err(storage)?;
+            *flushed = Instant::now();
+        }
+        Ok(())
     }
 
     fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        let Some(entry) = self.blocks.get(number.to_be_bytes()).map_err(storage)? else {
+        let Some(entry) = self
+            .trees
+            .blocks
+            .get(number.to_be_bytes())
+            .map_err(storage)?
+        else {
             return Ok(None);
         };
         let at = Location::from_bytes(&entry)
@@ -182,7 +272,7 @@ impl BlockStore for SledStore {
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {
-        let Some(v) = self.txids.get(tx_id.as_bytes()).map_err(storage)? else {
+        let Some(v) = self.trees.txids.get(tx_id.as_bytes()).map_err(storage)? else {
             return Ok(None);
         };
         if v.len() != 12 {
@@ -194,11 +284,21 @@ impl BlockStore for SledStore {
     }
 
     fn config(&self) -> Result<Option<Vec<u8>>, LedgerError> {
-        Ok(self.meta.get(CONFIG).map_err(storage)?.map(|v| v.to_vec()))
+        Ok(self
+            .trees
+            .meta
+            .get(CONFIG)
+            .map_err(storage)?
+            .map(|v| v.to_vec()))
     }
 
     fn get_state(&self, namespace: &str, key: &str) -> Result<Option<Versioned>, LedgerError> {
-        match self.state.get(state_key(namespace, key)).map_err(storage)? {
+        match self
+            .trees
+            .state
+            .get(state_key(namespace, key))
+            .map_err(storage)?
+        {
             Some(v) => Ok(Some(parse_value(&v)?)),
             None => Ok(None),
         }
@@ -215,9 +315,9 @@ impl BlockStore for SledStore {
         let iter = if end.is_empty() {
             let mut upper = namespace.as_bytes().to_vec();
             upper.push(1);
-            self.state.range(from..upper)
+            self.trees.state.range(from..upper)
         } else {
-            self.state.range(from..state_key(namespace, end))
+            self.trees.state.range(from..state_key(namespace, end))
         };
         let mut out = Vec::new();
         for item in iter {

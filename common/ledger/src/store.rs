@@ -2,6 +2,7 @@
 
 use prost::Message;
 use weft_wire::common::Block;
+use weft_wire::ledger::{CommitRecord, StateWriteRecord, TxIndexEntry};
 
 /// Why a ledger operation failed. An append that fails leaves the store as it was.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,55 @@ pub struct Commit {
     pub config: Option<Vec<u8>>,
     /// World-state writes of the block's valid transactions, in order.
     pub writes: Vec<StateWrite>,
+}
+
+impl Commit {
+    /// The record kept beside the block in the block file.
+    pub fn to_record(&self) -> CommitRecord {
+        CommitRecord {
+            tx_ids: self
+                .tx_ids
+                .iter()
+                .map(|(tx_id, index)| TxIndexEntry {
+                    tx_id: tx_id.clone(),
+                    index: *index,
+                })
+                .collect(),
+            config: self.config.clone(),
+            writes: self
+                .writes
+                .iter()
+                .map(|w| StateWriteRecord {
+                    namespace: w.namespace.clone(),
+                    key: w.key.clone(),
+                    value: w.value.clone(),
+                    block: w.version.block,
+                    tx: w.version.tx,
+                })
+                .collect(),
+        }
+    }
+
+    /// The commit a record holds.
+    pub fn from_record(r: CommitRecord) -> Self {
+        Self {
+            tx_ids: r.tx_ids.into_iter().map(|e| (e.tx_id, e.index)).collect(),
+            config: r.config,
+            writes: r
+                .writes
+                .into_iter()
+                .map(|w| StateWrite {
+                    namespace: w.namespace,
+                    key: w.key,
+                    value: w.value,
+                    version: StateVersion {
+                        block: w.block,
+                        tx: w.tx,
+                    },
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A key's version: the block and transaction that last wrote it.

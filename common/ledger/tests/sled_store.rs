@@ -165,3 +165,100 @@ fn world_state_commits_with_its_block_and_keeps_namespaces_apart() {
     assert_eq!(store.state_range("kv", "a0", "a2").unwrap().len(), 1);
     assert!(store.state_range("kv", "b", "").unwrap().is_empty());
 }
+
+/// A copy of the store's files.
+fn copy_of(dir: &std::path::Path) -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+    let image = tempfile::tempdir().unwrap();
+    copy(dir, image.path());
+    image
+}
+
+#[test]
+fn blocks_synced_after_sled_s_last_flush_are_indexed_again_from_the_block_file() {
+    use weft_ledger::{StateVersion, StateWrite};
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = chain(6);
+    let store = SledStore::open(dir.path())
+        .unwrap()
+        .with_index_flush_every(std::time::Duration::ZERO);
+    // Blocks 0 to 2: synced, sled flushed with them. What a power failure leaves of sled from here on is this.
+    for b in &blocks[..3] {
+        store.append(b, Commit::default()).unwrap();
+    }
+    let image = copy_of(dir.path());
+    let store = store.with_index_flush_every(std::time::Duration::MAX);
+    // Blocks 3 to 5: synced to the block file only.
+    for (i, b) in blocks.iter().enumerate().skip(3) {
+        let commit = Commit {
+            tx_ids: vec![(format!("id{i}"), 0)],
+            config: (i == 4).then(|| b"config 4".to_vec()),
+            writes: vec![StateWrite {
+                namespace: "basic".into(),
+                key: format!("k{i}"),
+                value: Some(format!("v{i}").into_bytes()),
+                version: StateVersion {
+                    block: i as u64,
+                    tx: 0,
+                },
+            }],
+        };
+        store.append(b, commit).unwrap();
+    }
+    // The block file was synced at each append: the crash leaves all of it.
+    let name = weft_ledger::block_file::NAME;
+    std::fs::copy(dir.path().join(name), image.path().join(name)).unwrap();
+    drop(store);
+
+    let reopened = SledStore::open(image.path()).unwrap();
+    let info = reopened.info();
+    assert_eq!(info.height, 6);
+    assert_eq!(
+        info.current_hash,
+        header_hash(blocks[5].header.as_ref().unwrap()).to_vec()
+    );
+    assert_eq!(reopened.block(4).unwrap().as_ref(), Some(&blocks[4]));
+    let loc = reopened.tx_location("id5").unwrap().unwrap();
+    assert_eq!((loc.block, loc.index), (5, 0));
+    assert_eq!(
+        reopened.get_state("basic", "k3").unwrap(),
+        Some((b"v3".to_vec(), StateVersion { block: 3, tx: 0 }))
+    );
+    assert_eq!(reopened.config().unwrap(), Some(b"config 4".to_vec()));
+    // And the chain goes on from there.
+    let next = new_block(6, info.current_hash.clone(), vec![b"tx6".to_vec()]);
+    reopened.append(&next, Commit::default()).unwrap();
+    assert_eq!(reopened.info().height, 7);
+}
+
+#[test]
+fn a_record_that_does_not_follow_the_chain_is_cut_off() {
+    use weft_wire::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = chain(3);
+    let store = SledStore::open(dir.path())
+        .unwrap()
+        .with_index_flush_every(std::time::Duration::ZERO);
+    store.append(&blocks[0], Commit::default()).unwrap();
+    drop(store);
+    // A record of block 2 right after block 0: not a block that follows this chain.
+    let file = weft_ledger::block_file::BlockFile::open(dir.path(), 0, |_, _, _| Ok(true)).unwrap();
+    file.append(b"", &blocks[2].encode_to_vec()).unwrap();
+    drop(file);
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.info().height, 1);
+    assert_eq!(store.block(2).unwrap(), None);
+    store.append(&blocks[1], Commit::default()).unwrap();
+    assert_eq!(store.block(1).unwrap().as_ref(), Some(&blocks[1]));
+}

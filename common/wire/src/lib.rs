@@ -25,6 +25,11 @@ pub mod peer {
     include!(concat!(env!("OUT_DIR"), "/weft.peer.rs"));
 }
 
+/// What a ledger keeps beside each block in its block file.
+pub mod ledger {
+    include!(concat!(env!("OUT_DIR"), "/weft.ledger.rs"));
+}
+
 /// Per-stream request framing and the peer's administrative operations.
 pub mod service {
     include!(concat!(env!("OUT_DIR"), "/weft.service.rs"));
