@@ -108,7 +108,7 @@ struct Shared {
 struct Region {
     /// Bytes before this offset exist in the file (blocks, then written zeros).
     zeroed_end: u64,
-    /// The space to keep ahead of the end.
+    /// The space to keep ahead of the end (none before the first append).
     ahead: u64,
     closed: bool,
 }
@@ -155,7 +155,8 @@ impl BlockFile {
             end: AtomicU64::new(end),
             region: Mutex::new(Region {
                 zeroed_end: end,
-                ahead: MIN_AHEAD,
+                // Nothing ahead until the first append says how large blocks are.
+                ahead: 0,
                 closed: false,
             }),
             low: Condvar::new(),
@@ -423,7 +424,8 @@ mod tests {
         let f = open(dir.path(), 0).unwrap();
         f.append(b"", b"abc").unwrap();
         drop(f);
-        let err = open(dir.path(), 100).unwrap_err();
+        // Beyond the zeros kept ahead too.
+        let err = open(dir.path(), 1 << 30).unwrap_err();
         assert!(matches!(err, LedgerError::Corrupt(_)), "{err}");
     }
 

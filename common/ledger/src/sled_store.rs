@@ -110,6 +110,7 @@ impl SledStore {
             None => 0,
         };
         let from = info.height;
+        let info_at_open_hash = info.current_hash.clone();
         let file = BlockFile::open(dir, indexed_end, |at, commit, bytes| {
             let block = Block::decode(bytes)
                 .map_err(|e| LedgerError::Corrupt(format!("block file record: {e}")))?;
@@ -125,6 +126,30 @@ impl SledStore {
             }
             Ok(follows)
         })?;
+        // The last block the index names must be in the file as indexed (the file may hold zeros there if a
+        // crash lost blocks that sled had already written).
+        if from > 0 {
+            let last = trees
+                .blocks
+                .get((from - 1).to_be_bytes())
+                .map_err(storage)?
+                .and_then(|v| Location::from_bytes(&v))
+                .ok_or_else(|| {
+                    LedgerError::Corrupt(format!("no index entry for block {}", from - 1))
+                })?;
+            let intact = file
+                .read(last)
+                .ok()
+                .and_then(|b| Block::decode(b.as_slice()).ok())
+                .and_then(|b| b.header.map(|h| header_hash(&h).to_vec()));
+            if intact.as_ref() != Some(&info_at_open_hash) {
+                return Err(LedgerError::Corrupt(format!(
+                    "{}: block {} is not in the block file as its index says",
+                    dir.display(),
+                    from - 1
+                )));
+            }
+        }
         if info.height > from {
             db.flush().map_err(storage)?;
             tracing::info!(target: "ledger", dir = %dir.display(), from, to = info.height,
@@ -212,7 +237,11 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         // A clean stop spares the next open the replay; the file first, so that sled never names a block the
         // file may not hold.
-        if let Err(e) = self.file.sync().and_then(|()| self.db.flush().map_err(storage)) {
+        if let Err(e) = self
+            .file
+            .sync()
+            .and_then(|()| self.db.flush().map_err(storage))
+        {
             tracing::warn!(target: "ledger", error = %e, "flushing the ledger index at close failed; it is rebuilt from the block file at the next start");
         }
     }

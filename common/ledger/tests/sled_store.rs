@@ -262,3 +262,32 @@ fn a_record_that_does_not_follow_the_chain_is_cut_off() {
     store.append(&blocks[1], Commit::default()).unwrap();
     assert_eq!(store.block(1).unwrap().as_ref(), Some(&blocks[1]));
 }
+
+#[test]
+fn an_indexed_block_missing_from_the_block_file_is_refused() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = chain(3);
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        for b in &blocks {
+            store.append(b, Commit::default()).unwrap();
+        }
+    }
+    // What a crash that lost the file's last writes but kept sled's leaves: zeros where block 2 was.
+    use weft_wire::Message;
+    let path = dir.path().join(weft_ledger::block_file::NAME);
+    let bytes = std::fs::read(&path).unwrap();
+    let two = blocks[2].encode_to_vec();
+    let at = bytes
+        .windows(two.len())
+        .position(|w| w == two.as_slice())
+        .expect("block 2 in the file");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&vec![0; two.len()], at as u64).unwrap();
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Corrupt(m) if m.contains("block 2")),
+        "{err}"
+    );
+}
