@@ -129,7 +129,9 @@ fn try_endorse(
         })?;
         def.version
     };
-    let mspid = weft_crypto::Identity::from_serialized(&sh.creator)
+    // The creator passed the Writers policy above, so its identity is valid: its MSP ID is read from the
+    // serialized identity, without parsing the certificate again.
+    let mspid = weft_wire::decode::<weft_wire::common::SerializedIdentity>("creator", &sh.creator)
         .map(|i| i.mspid)
         .unwrap_or_default();
     let ctx = TxContext {

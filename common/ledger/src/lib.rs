@@ -1,17 +1,19 @@
 //! The block store: an append-only, hash-chained chain of blocks per channel, in a block file indexed by sled.
 //!
-//! Each append writes a record to the chain's block file (the block's bytes and everything it commits), then
-//! its index entry, its transaction index entries, the chain info (height, current and previous hash), its
-//! state writes and, for config blocks, the channel config, in one sled transaction. `sync` makes the block
-//! file durable, and sled now and then; what sled lost in a crash is indexed again from the file's records when
-//! the store opens. After a crash the store holds exactly the blocks whose append was synced, so a restarted
+//! Each append writes a record to the chain's block file (the block's bytes and everything it commits). `sync`
+//! makes the block file durable, then writes to sled each block's index entry, transaction index entries,
+//! state writes, any new channel config and last the chain info (height, current and previous hash), and
+//! flushes sled now and then; what sled lost in a crash is written again from the file's records when the
+//! store opens. After a crash the store holds exactly the blocks whose append was synced, so a restarted
 //! process resumes from its height.
 //!
 //! Layout: [`store`] defines the [`BlockStore`] trait the nodes use; [`sled_store`] implements it with a
-//! [`block_file`]; [`ledgers`] keeps one store per channel under `<root>/<channel>/`.
+//! [`block_file`] and the [`pending`] blocks not yet in sled; [`ledgers`] keeps one store per channel under
+//! `<root>/<channel>/`.
 
 pub mod block_file;
 pub mod ledgers;
+pub mod pending;
 pub mod sled_store;
 pub mod store;
 

@@ -1,28 +1,33 @@
 //! [`BlockStore`] on sled and a block file: each block and what it commits go to the [`BlockFile`] as one
-//! record; sled holds the trees `blocks` (number → where in the file), `txids` (id → location), `meta` and
-//! `state`, written in one transaction per block.
+//! record; sled holds the trees `blocks` (number → where in the file), `txids` (id → location), `meta` (chain
+//! info, config) and `state`.
 //!
-//! Order of writes: the record first, then the sled transaction. `sync` makes the file durable every time
-//! (one `fdatasync` per commit) and flushes sled at most every [`INDEX_FLUSH_EVERY`], after the file. After a
-//! crash, opening indexes again the records sled lost (replaying their state writes, tx ids and config), and
-//! cuts off what no complete record holds.
+//! Order of writes: an append writes the record and keeps the block [`Pending`]; `sync` makes the file durable
+//! (one `fdatasync` per commit), then writes the pending blocks to sled, one plain insert at a time (a sled
+//! transaction or batch writes and waits on its own log on every call: four times the CPU of plain inserts,
+//! and a disk write per block), the chain info last, and flushes sled at most every [`INDEX_FLUSH_EVERY`].
+//! Until a block is in sled, reads find it pending. So sled is always a prefix of the file's blocks; after a
+//! crash, opening writes again to sled the records from its height on (state writes, tx ids, config: the same
+//! values, so a block sled held in part is completed), and cuts off what no complete record holds.
 
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use weft_crypto::block::header_hash;
 use weft_wire::common::Block;
 use weft_wire::ledger::CommitRecord;
 
 use crate::block_file::{BlockFile, Location};
+use crate::pending::{Appended, Pending};
 use crate::store::{
     BlockStore, ChainInfo, Commit, LedgerError, StateVersion, TxLocation, Versioned,
 };
 
+/// Height, current hash and previous hash, in one value: `height ‖ current (32 bytes) ‖ previous`.
+const CHAIN: &[u8] = b"chain";
+/// The chain info of ledgers written before [`CHAIN`], read when it is absent.
 const HEIGHT: &[u8] = b"height";
 const CURRENT: &[u8] = b"current_hash";
 const PREVIOUS: &[u8] = b"previous_hash";
@@ -45,9 +50,10 @@ pub struct SledStore {
     db: sled::Db,
     file: BlockFile,
     trees: Trees,
-    // The chain info is read on every deliver and every admin request; cached, and updated only after a
-    // successful append.
+    // The chain info is read on every deliver and every admin request; cached, and updated after each append.
     info: RwLock<ChainInfo>,
+    /// Appended blocks not yet in sled.
+    pending: Mutex<Pending>,
     /// When sled was last flushed, and how often it is.
     flushed: Mutex<Instant>,
     flush_every: Duration,
@@ -66,11 +72,10 @@ fn storage(e: impl std::fmt::Display) -> LedgerError {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`, first indexing the blocks that the block file holds and sled does
-    /// not (those appended after sled's last flush).
+    /// Opens (or creates) the store in `dir`, first writing to sled the blocks that the block file holds from
+    /// sled's height on (those synced after sled's last flush).
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        // No background flush: sled is flushed only after the block file, so that it never names a block the
-        // file may not hold (see `sync`).
+        // No background flush: sled is written only after the block file is synced (see `sync`).
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(None)
@@ -82,67 +87,48 @@ impl SledStore {
             meta: db.open_tree("meta").map_err(storage)?,
             state: db.open_tree("state").map_err(storage)?,
         };
-        let meta = &trees.meta;
-        let height = match meta.get(HEIGHT).map_err(storage)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| LedgerError::Corrupt("height".into()))?,
-            ),
-            None => 0,
-        };
-        let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
-            Ok(meta
-                .get(k)
-                .map_err(storage)?
-                .map(|v| v.to_vec())
-                .unwrap_or_default())
-        };
-        let mut info = ChainInfo {
-            height,
-            current_hash: get(CURRENT)?,
-            previous_hash: get(PREVIOUS)?,
-        };
-        let indexed_end = match trees.blocks.last().map_err(storage)? {
-            Some((_, v)) => Location::from_bytes(&v)
-                .map(Location::end)
-                .ok_or_else(|| LedgerError::Corrupt("block index entry".into()))?,
-            None => 0,
-        };
+        let mut info = trees.chain_info()?;
         let from = info.height;
-        let info_at_open_hash = info.current_hash.clone();
-        let file = BlockFile::open(dir, indexed_end, |at, commit, bytes| {
+        // Where the last block of sled's height ends (sled may hold part of the next one).
+        let last =
+            match from.checked_sub(1) {
+                Some(n) => Some(trees.location(n)?.ok_or_else(|| {
+                    LedgerError::Corrupt(format!("no index entry for block {n}"))
+                })?),
+                None => None,
+            };
+        let expected = info.current_hash.clone();
+        let file = BlockFile::open(dir, last.map_or(0, Location::end), |at, commit, bytes| {
             let block = Block::decode(bytes)
                 .map_err(|e| LedgerError::Corrupt(format!("block file record: {e}")))?;
             let record = CommitRecord::decode(commit)
                 .map_err(|e| LedgerError::Corrupt(format!("block file commit record: {e}")))?;
             // A record that does not continue the chain is not ours to index: the file is cut there.
-            let follows = block
+            let Some(header) = block
                 .header
                 .as_ref()
-                .is_some_and(|h| h.number == info.height && h.previous_hash == info.current_hash);
-            if follows {
-                info = trees.index(&info, &block, at, &Commit::from_record(record))?;
-            }
-            Ok(follows)
+                .filter(|h| h.number == info.height && h.previous_hash == info.current_hash)
+            else {
+                return Ok(false);
+            };
+            let next = ChainInfo {
+                height: info.height + 1,
+                current_hash: header_hash(header).to_vec(),
+                previous_hash: header.previous_hash.clone(),
+            };
+            trees.apply(info.height, at, &Commit::from_record(record), &next)?;
+            info = next;
+            Ok(true)
         })?;
-        // The last block the index names must be in the file as indexed (the file may hold zeros there if a
-        // crash lost blocks that sled had already written).
-        if from > 0 {
-            let last = trees
-                .blocks
-                .get((from - 1).to_be_bytes())
-                .map_err(storage)?
-                .and_then(|v| Location::from_bytes(&v))
-                .ok_or_else(|| {
-                    LedgerError::Corrupt(format!("no index entry for block {}", from - 1))
-                })?;
+        // The last block sled names must be in the file as indexed (the file holds zeros there if a crash lost
+        // blocks that sled had already written).
+        if let Some(last) = last {
             let intact = file
                 .read(last)
                 .ok()
                 .and_then(|b| Block::decode(b.as_slice()).ok())
                 .and_then(|b| b.header.map(|h| header_hash(&h).to_vec()));
-            if intact.as_ref() != Some(&info_at_open_hash) {
+            if intact.as_ref() != Some(&expected) {
                 return Err(LedgerError::Corrupt(format!(
                     "{}: block {} is not in the block file as its index says",
                     dir.display(),
@@ -160,6 +146,7 @@ impl SledStore {
             file,
             trees,
             info: RwLock::new(info),
+            pending: Mutex::default(),
             flushed: Mutex::new(Instant::now()),
             flush_every: INDEX_FLUSH_EVERY,
         })
@@ -171,77 +158,117 @@ impl SledStore {
         self.flush_every = every;
         self
     }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().expect("ledger pending lock")
+    }
 }
 
 impl Trees {
-    /// Indexes `block`, stored at `at`, with everything in `commit`, in one sled transaction: the block's
-    /// location, its transaction ids, its state writes, the chain info and any new config. Returns the new
-    /// chain info.
-    fn index(
+    /// The chain info sled holds.
+    fn chain_info(&self) -> Result<ChainInfo, LedgerError> {
+        let corrupt = || LedgerError::Corrupt("chain info".into());
+        if let Some(v) = self.meta.get(CHAIN).map_err(storage)? {
+            if v.len() < 40 {
+                return Err(corrupt());
+            }
+            return Ok(ChainInfo {
+                height: u64::from_be_bytes(v[..8].try_into().map_err(|_| corrupt())?),
+                current_hash: v[8..40].to_vec(),
+                previous_hash: v[40..].to_vec(),
+            });
+        }
+        let get = |k: &[u8]| -> Result<Vec<u8>, LedgerError> {
+            Ok(self
+                .meta
+                .get(k)
+                .map_err(storage)?
+                .map(|v| v.to_vec())
+                .unwrap_or_default())
+        };
+        let height = get(HEIGHT)?;
+        Ok(ChainInfo {
+            height: if height.is_empty() {
+                0
+            } else {
+                u64::from_be_bytes(height.as_slice().try_into().map_err(|_| corrupt())?)
+            },
+            current_hash: get(CURRENT)?,
+            previous_hash: get(PREVIOUS)?,
+        })
+    }
+
+    /// Where block `number`'s bytes are, as sled indexes them.
+    fn location(&self, number: u64) -> Result<Option<Location>, LedgerError> {
+        match self.blocks.get(number.to_be_bytes()).map_err(storage)? {
+            Some(v) => Location::from_bytes(&v)
+                .map(Some)
+                .ok_or_else(|| LedgerError::Corrupt(format!("index entry of block {number}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes block `number`, stored at `at`, with everything in `commit`: state writes, location, tx ids (the
+    /// first commit of an id wins), config, and last the chain info `next`, which makes it part of the height.
+    /// Writing a block again gives the same result, which is what completes a block a crash cut short.
+    fn apply(
         &self,
-        info: &ChainInfo,
-        block: &Block,
+        number: u64,
         at: Location,
         commit: &Commit,
-    ) -> Result<ChainInfo, LedgerError> {
-        let header = block.header.as_ref().ok_or(LedgerError::NoHeader)?;
-        let next = ChainInfo {
-            height: info.height + 1,
-            current_hash: header_hash(header).to_vec(),
-            previous_hash: header.previous_hash.clone(),
-        };
-        let key = header.number.to_be_bytes();
-        let location = at.to_bytes();
-        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = commit
-            .writes
-            .iter()
-            .map(|w| {
-                (
-                    state_key(&w.namespace, &w.key),
-                    w.value.as_ref().map(|v| state_value(w.version, v)),
-                )
-            })
-            .collect();
-        (&self.blocks, &self.txids, &self.meta, &self.state)
-            .transaction(|(blocks, txids, meta, state)| {
-                for (k, v) in &writes {
-                    match v {
-                        Some(v) => state.insert(k.as_slice(), v.as_slice())?,
-                        None => state.remove(k.as_slice())?,
-                    };
-                }
-                blocks.insert(&key, &location)?;
-                for (id, index) in &commit.tx_ids {
-                    // The first commit of a tx id wins; a later duplicate keeps pointing at the original.
-                    if txids.get(id.as_bytes())?.is_none() {
-                        txids.insert(
-                            id.as_bytes(),
-                            [key.as_slice(), &index.to_be_bytes()].concat(),
-                        )?;
-                    }
-                }
-                meta.insert(HEIGHT, &next.height.to_be_bytes())?;
-                meta.insert(CURRENT, next.current_hash.as_slice())?;
-                meta.insert(PREVIOUS, next.previous_hash.as_slice())?;
-                if let Some(config) = &commit.config {
-                    meta.insert(CONFIG, config.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| storage(format!("{e:?}")))?;
-        Ok(next)
+        next: &ChainInfo,
+    ) -> Result<(), LedgerError> {
+        for (k, v) in state_entries(commit) {
+            match v {
+                Some(v) => self.state.insert(k, v),
+                None => self.state.remove(k),
+            }
+            .map_err(storage)?;
+        }
+        let key = number.to_be_bytes();
+        self.blocks
+            .insert(key, &at.to_bytes()[..])
+            .map_err(storage)?;
+        for (id, index) in &commit.tx_ids {
+            if !self.txids.contains_key(id.as_bytes()).map_err(storage)? {
+                self.txids
+                    .insert(
+                        id.as_bytes(),
+                        [key.as_slice(), &index.to_be_bytes()].concat(),
+                    )
+                    .map_err(storage)?;
+            }
+        }
+        if let Some(config) = &commit.config {
+            self.meta
+                .insert(CONFIG, config.as_slice())
+                .map_err(storage)?;
+        }
+        let chain = [
+            &next.height.to_be_bytes()[..],
+            &next.current_hash,
+            &next.previous_hash,
+        ]
+        .concat();
+        self.meta.insert(CHAIN, chain).map_err(storage)?;
+        Ok(())
     }
+}
+
+/// A commit's state writes as sled keeps them (`None`: a delete).
+fn state_entries(commit: &Commit) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> + '_ {
+    commit.writes.iter().map(|w| {
+        (
+            state_key(&w.namespace, &w.key),
+            w.value.as_ref().map(|v| state_value(w.version, v)),
+        )
+    })
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        // A clean stop spares the next open the replay; the file first, so that sled never names a block the
-        // file may not hold.
-        if let Err(e) = self
-            .file
-            .sync()
-            .and_then(|()| self.db.flush().map_err(storage))
-        {
+        // A clean stop writes what is pending and spares the next open the replay.
+        if let Err(e) = self.sync().and_then(|()| self.db.flush().map_err(storage)) {
             tracing::warn!(target: "ledger", error = %e, "flushing the ledger index at close failed; it is rebuilt from the block file at the next start");
         }
     }
@@ -264,20 +291,38 @@ impl BlockStore for SledStore {
         let record = self
             .file
             .append(&commit.to_record().encode_to_vec(), &block.encode_to_vec())?;
-        let next = self
-            .trees
-            .index(&info, block, record.block, &commit)
-            .inspect_err(|_| self.file.unwind(record))?;
+        let next = ChainInfo {
+            height: info.height + 1,
+            current_hash: header_hash(header).to_vec(),
+            previous_hash: header.previous_hash.clone(),
+        };
+        let state: Vec<_> = state_entries(&commit).collect();
+        let txids = &self.trees.txids;
+        self.pending().add(
+            Appended {
+                number: header.number,
+                at: record.block,
+                commit,
+                info: next.clone(),
+            },
+            state,
+            |id| txids.contains_key(id.as_bytes()).unwrap_or(false),
+        );
         *info = next.clone();
         Ok(next)
     }
 
-    /// The block file is what makes appends durable: it is synced every time; sled, at most every
-    /// [`INDEX_FLUSH_EVERY`], and only after the file, so that it never indexes a block the file may not hold.
-    /// Appends and syncs come from one writer at a time (a chain task, a peer's commit lock), so no append
-    /// slips in between the two.
+    /// Makes the block file durable, then writes the pending blocks to sled and, at most every
+    /// [`INDEX_FLUSH_EVERY`], flushes sled. Appends and syncs come from one writer at a time (a chain task, a
+    /// peer's commit lock).
     fn sync(&self) -> Result<(), LedgerError> {
         self.file.sync()?;
+        let mut pending = self.pending();
+        for b in pending.blocks() {
+            self.trees.apply(b.number, b.at, &b.commit, &b.info)?;
+        }
+        pending.clear();
+        drop(pending);
         let mut flushed = self.flushed.lock().expect("ledger flush lock");
         if flushed.elapsed() >= self.flush_every {
             self.db.flush().map_err(storage)?;
@@ -287,20 +332,17 @@ impl BlockStore for SledStore {
     }
 
     fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        let Some(entry) = self
-            .trees
-            .blocks
-            .get(number.to_be_bytes())
-            .map_err(storage)?
-        else {
-            return Ok(None);
+        let at = match self.pending().location(number) {
+            Some(at) => Some(at),
+            None => self.trees.location(number)?,
         };
-        let at = Location::from_bytes(&entry)
-            .ok_or_else(|| LedgerError::Corrupt(format!("index entry of block {number}")))?;
-        self.file.read(at).map(Some)
+        at.map(|at| self.file.read(at)).transpose()
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {
+        if let Some(at) = self.pending().tx(tx_id) {
+            return Ok(Some(at));
+        }
         let Some(v) = self.trees.txids.get(tx_id.as_bytes()).map_err(storage)? else {
             return Ok(None);
         };
@@ -313,6 +355,9 @@ impl BlockStore for SledStore {
     }
 
     fn config(&self) -> Result<Option<Vec<u8>>, LedgerError> {
+        if let Some(c) = self.pending().config() {
+            return Ok(Some(c.to_vec()));
+        }
         Ok(self
             .trees
             .meta
@@ -322,12 +367,11 @@ impl BlockStore for SledStore {
     }
 
     fn get_state(&self, namespace: &str, key: &str) -> Result<Option<Versioned>, LedgerError> {
-        match self
-            .trees
-            .state
-            .get(state_key(namespace, key))
-            .map_err(storage)?
-        {
+        let key = state_key(namespace, key);
+        if let Some(v) = self.pending().state(&key) {
+            return v.map(parse_value).transpose();
+        }
+        match self.trees.state.get(key).map_err(storage)? {
             Some(v) => Ok(Some(parse_value(&v)?)),
             None => Ok(None),
         }
@@ -340,17 +384,25 @@ impl BlockStore for SledStore {
         end: &str,
     ) -> Result<Vec<(String, Versioned)>, LedgerError> {
         let from = state_key(namespace, start);
-        let prefix_len = namespace.len() + 1;
-        let iter = if end.is_empty() {
+        let to = if end.is_empty() {
             let mut upper = namespace.as_bytes().to_vec();
             upper.push(1);
-            self.trees.state.range(from..upper)
+            upper
         } else {
-            self.trees.state.range(from..state_key(namespace, end))
+            state_key(namespace, end)
         };
-        let mut out = Vec::new();
-        for item in iter {
+        let mut found = std::collections::BTreeMap::new();
+        for item in self.trees.state.range(from.clone()..to.clone()) {
             let (k, v) = item.map_err(storage)?;
+            found.insert(k.to_vec(), Some(v.to_vec()));
+        }
+        for (k, v) in self.pending().state_in(&from, &to) {
+            found.insert(k.to_vec(), v.map(<[u8]>::to_vec));
+        }
+        let prefix_len = namespace.len() + 1;
+        let mut out = Vec::with_capacity(found.len());
+        for (k, v) in found {
+            let Some(v) = v else { continue };
             let key = String::from_utf8(k[prefix_len..].to_vec())
                 .map_err(|_| LedgerError::Corrupt("state key".into()))?;
             out.push((key, parse_value(&v)?));
@@ -383,4 +435,140 @@ fn parse_value(v: &[u8]) -> Result<Versioned, LedgerError> {
     let block = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
     let tx = u64::from_be_bytes(v[8..16].try_into().expect("8 bytes"));
     Ok((v[16..].to_vec(), StateVersion { block, tx }))
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_crypto::block::new_block;
+
+    use super::*;
+    use crate::store::StateWrite;
+
+    fn write(key: &str, value: Option<&str>, block: u64) -> StateWrite {
+        StateWrite {
+            namespace: "basic".into(),
+            key: key.into(),
+            value: value.map(|v| v.as_bytes().to_vec()),
+            version: StateVersion { block, tx: 0 },
+        }
+    }
+
+    fn next_block(store: &SledStore) -> Block {
+        let info = store.info();
+        new_block(
+            info.height,
+            info.current_hash,
+            vec![format!("tx{}", info.height).into_bytes()],
+        )
+    }
+
+    #[test]
+    fn an_appended_block_reaches_sled_only_once_synced_and_reads_see_it_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let zero = next_block(&store);
+        let commit = Commit {
+            writes: vec![write("a", Some("1"), 0), write("b", Some("2"), 0)],
+            ..Default::default()
+        };
+        store.append(&zero, commit).unwrap();
+        let one = next_block(&store);
+        let commit = Commit {
+            tx_ids: vec![("t1".into(), 0)],
+            config: Some(b"config 1".to_vec()),
+            writes: vec![write("a", None, 1), write("c", Some("3"), 1)],
+        };
+        store.append_unsynced(&one, commit).unwrap();
+        // Not in sled yet...
+        assert_eq!(store.trees.location(1).unwrap(), None);
+        assert_eq!(store.trees.chain_info().unwrap().height, 1);
+        assert!(
+            store
+                .trees
+                .state
+                .get(state_key("basic", "c"))
+                .unwrap()
+                .is_none()
+        );
+        // ... but every read sees it, as it will be.
+        let check = |store: &SledStore| {
+            assert_eq!(store.block(1).unwrap().as_ref(), Some(&one));
+            assert_eq!(store.get_state("basic", "a").unwrap(), None);
+            assert_eq!(
+                store.get_state("basic", "c").unwrap(),
+                Some((b"3".to_vec(), StateVersion { block: 1, tx: 0 }))
+            );
+            let keys: Vec<String> = store
+                .state_range("basic", "", "")
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            assert_eq!(keys, ["b", "c"]);
+            assert_eq!(store.tx_location("t1").unwrap().map(|l| l.block), Some(1));
+            assert_eq!(store.config().unwrap(), Some(b"config 1".to_vec()));
+        };
+        check(&store);
+        store.sync().unwrap();
+        assert!(store.trees.location(1).unwrap().is_some());
+        assert_eq!(store.trees.chain_info().unwrap().height, 2);
+        check(&store);
+    }
+
+    #[test]
+    fn a_block_sled_holds_in_part_is_completed_at_reopening() {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                let target = to.join(e.file_name());
+                if e.file_type().unwrap().is_dir() {
+                    copy(&e.path(), &target);
+                } else {
+                    std::fs::copy(e.path(), target).unwrap();
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let zero = next_block(&store);
+        store.append(&zero, Commit::default()).unwrap();
+        let one = next_block(&store);
+        let commit = Commit {
+            tx_ids: vec![("t1".into(), 0)],
+            writes: vec![write("a", Some("1"), 1)],
+            ..Default::default()
+        };
+        store.append_unsynced(&one, commit).unwrap();
+        store.file.sync().unwrap();
+        // A crash while sled was being written: the state write and the location made it, the rest did not.
+        let pending = store.pending();
+        let b = &pending.blocks()[0];
+        for (k, v) in state_entries(&b.commit) {
+            store.trees.state.insert(k, v.unwrap()).unwrap();
+        }
+        store
+            .trees
+            .blocks
+            .insert(1u64.to_be_bytes(), &b.at.to_bytes()[..])
+            .unwrap();
+        drop(pending);
+        store.db.flush().unwrap();
+        let image = tempfile::tempdir().unwrap();
+        copy(dir.path(), image.path());
+        drop(store);
+
+        let reopened = SledStore::open(image.path()).unwrap();
+        assert_eq!(reopened.trees.chain_info().unwrap().height, 2);
+        assert_eq!(reopened.info().height, 2);
+        assert_eq!(
+            reopened.tx_location("t1").unwrap().map(|l| l.block),
+            Some(1)
+        );
+        assert_eq!(
+            reopened.get_state("basic", "a").unwrap(),
+            Some((b"1".to_vec(), StateVersion { block: 1, tx: 0 }))
+        );
+        assert_eq!(reopened.block(1).unwrap().as_ref(), Some(&one));
+    }
 }
