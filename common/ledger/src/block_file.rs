@@ -69,13 +69,6 @@ const AHEAD_BLOCKS: u64 = 8;
 /// Zeros written at a time, under the lock appends take.
 const PIECE: u64 = 256 * 1024;
 
-/// Where a record is: its start, and its block's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
-    pub start: u64,
-    pub block: Location,
-}
-
 /// The record header: commit length, block length, CRC-32 of commit ‖ block.
 const HEADER: u64 = 12;
 
@@ -102,6 +95,8 @@ struct Shared {
     region: Mutex<Region>,
     /// Wakes the zeroer when the space ahead runs low, or at close.
     low: Condvar,
+    /// Why a sync failed, if one did.
+    failed: Mutex<Option<String>>,
 }
 
 #[derive(Debug)]
@@ -140,6 +135,11 @@ impl BlockFile {
                 path.display()
             )));
         }
+        // Records beyond the index may be only in the page cache (a process that died before its sync): they
+        // are made durable before anything is built on them.
+        if len > indexed_end {
+            file.sync_data().map_err(io)?;
+        }
         let mut end = indexed_end;
         while let Some((at, commit, block)) = read_record(&file, end, len) {
             if !unindexed(at, &commit, &block)? {
@@ -160,6 +160,7 @@ impl BlockFile {
                 closed: false,
             }),
             low: Condvar::new(),
+            failed: Mutex::default(),
         });
         let zeroer = {
             let shared = shared.clone();
@@ -177,7 +178,7 @@ impl BlockFile {
     }
 
     /// Writes a record of `commit` and `block` after the last one; the caller indexes the block's location.
-    pub fn append(&self, commit: &[u8], block: &[u8]) -> Result<Record, LedgerError> {
+    pub fn append(&self, commit: &[u8], block: &[u8]) -> Result<Location, LedgerError> {
         let too_large = || LedgerError::Storage("a block or commit record over 4 GiB".into());
         let mut head = Vec::with_capacity(HEADER as usize + commit.len());
         head.extend_from_slice(
@@ -208,27 +209,30 @@ impl BlockFile {
         write(block, at.offset)?;
         self.shared.end.store(at.end(), Ordering::Release);
         region.zeroed_end = region.zeroed_end.max(at.end());
+        let record = at.end() - start;
         region.ahead = region
             .ahead
-            .max((at.len * AHEAD_BLOCKS).clamp(MIN_AHEAD, MAX_AHEAD));
+            .max((record * AHEAD_BLOCKS).clamp(MIN_AHEAD, MAX_AHEAD));
         if region.zeroed_end - at.end() < region.ahead / 2 {
             self.shared.low.notify_one();
         }
-        Ok(Record { start, block: at })
+        Ok(at)
     }
 
-    /// Forgets the last append (its index did not commit), so the next one overwrites it.
-    pub fn unwind(&self, last: Record) {
-        let _region = self.shared.region.lock().expect("block file region lock");
-        self.shared.end.store(last.start, Ordering::Release);
-    }
-
-    /// Waits until every block written is on disk.
+    /// Waits until every block written is on disk. Once a sync has failed, every later one fails too: the
+    /// kernel may have dropped the pages it could not write, and a later sync that succeeds would not bring
+    /// them back.
     pub fn sync(&self) -> Result<(), LedgerError> {
-        self.shared
-            .file
-            .sync_data()
-            .map_err(|e| LedgerError::Storage(format!("block file sync: {e}")))
+        let mut failed = self.shared.failed.lock().expect("block file sync lock");
+        if let Some(e) = failed.as_ref() {
+            return Err(LedgerError::Storage(format!(
+                "block file sync failed earlier: {e}"
+            )));
+        }
+        self.shared.file.sync_data().map_err(|e| {
+            *failed = Some(e.to_string());
+            LedgerError::Storage(format!("block file sync: {e}"))
+        })
     }
 
     /// The bytes of the block at `at`.
@@ -246,6 +250,15 @@ impl BlockFile {
         let region = self.shared.region.lock().expect("block file region lock");
         region.zeroed_end - self.shared.end.load(Ordering::Acquire)
     }
+}
+
+/// The bytes at `at` in the block file of `dir`, read before opening it (which may cut the file), if the file
+/// holds them.
+pub fn read_before_open(dir: &Path, at: Location) -> Option<Vec<u8>> {
+    let file = File::open(dir.join(NAME)).ok()?;
+    let mut buf = vec![0; usize::try_from(at.len).ok()?];
+    file.read_exact_at(&mut buf, at.offset).ok()?;
+    Some(buf)
 }
 
 /// The record at `at`, if the file holds a complete one there (a header of zeros is the space kept ahead).
@@ -292,7 +305,8 @@ impl Shared {
                 region = self.low.wait(region).expect("block file region lock");
                 continue;
             }
-            let at = region.zeroed_end.max(end);
+            // Appends keep `zeroed_end` at or beyond the end: zeros go after both.
+            let at = region.zeroed_end;
             if let Err(e) = self.file.write_all_at(&zeros, at) {
                 tracing::warn!(target: "ledger", error = %e, "cannot write zeros ahead of the block file's end; appends stay correct but slower");
                 return;
@@ -355,15 +369,14 @@ mod tests {
         let f = open(dir.path(), 0).unwrap();
         let a = f.append(b"c1", b"first").unwrap();
         let b = f.append(b"", b"second block").unwrap();
-        assert_eq!(a.start, 0);
-        assert_eq!(a.block, Location { offset: 14, len: 5 });
-        assert_eq!(b.start, a.block.end());
+        assert_eq!(a, Location { offset: 14, len: 5 });
+        assert_eq!(b.offset, a.end() + 12);
         f.sync().unwrap();
         drop(f);
-        let f = open(dir.path(), b.block.end()).unwrap();
-        assert_eq!(f.read(a.block).unwrap(), b"first");
-        assert_eq!(f.read(b.block).unwrap(), b"second block");
-        assert_eq!(Location::from_bytes(&b.block.to_bytes()), Some(b.block));
+        let f = open(dir.path(), b.end()).unwrap();
+        assert_eq!(f.read(a).unwrap(), b"first");
+        assert_eq!(f.read(b).unwrap(), b"second block");
+        assert_eq!(Location::from_bytes(&b.to_bytes()), Some(b));
     }
 
     #[test]
@@ -374,7 +387,7 @@ mod tests {
         f.append(b"cb", b"not indexed").unwrap();
         let c = f.append(b"", b"not indexed either").unwrap();
         drop(f);
-        let (f, seen) = replay(dir.path(), a.block.end());
+        let (f, seen) = replay(dir.path(), a.end());
         assert_eq!(
             seen,
             [
@@ -382,18 +395,14 @@ mod tests {
                 (Vec::new(), b"not indexed either".to_vec())
             ]
         );
-        assert_eq!(
-            len(dir.path()),
-            c.block.end(),
-            "the zeros ahead are cut off"
-        );
+        assert_eq!(len(dir.path()), c.end(), "the zeros ahead are cut off");
         drop(f);
         // Refused (the store finds it does not follow its chain): cut there.
-        let f = BlockFile::open(dir.path(), a.block.end(), |_, _, _| Ok(false)).unwrap();
-        assert_eq!(len(dir.path()), a.block.end());
+        let f = BlockFile::open(dir.path(), a.end(), |_, _, _| Ok(false)).unwrap();
+        assert_eq!(len(dir.path()), a.end());
         let d = f.append(b"", b"next").unwrap();
-        assert_eq!(d.start, a.block.end());
-        assert_eq!(f.read(d.block).unwrap(), b"next");
+        assert_eq!(d.offset, a.end() + 12);
+        assert_eq!(f.read(d).unwrap(), b"next");
     }
 
     #[test]
@@ -408,14 +417,14 @@ mod tests {
             .write(true)
             .open(dir.path().join(NAME))
             .unwrap();
-        file.write_all_at(b"X", b.block.end() - 1).unwrap();
+        file.write_all_at(b"X", b.end() - 1).unwrap();
         let (_f, seen) = replay(dir.path(), 0);
         assert_eq!(seen, [(Vec::new(), b"whole".to_vec())]);
-        assert_eq!(len(dir.path()), a.block.end());
-        file.set_len(a.block.end() + 5).unwrap();
-        let (_f, seen) = replay(dir.path(), a.block.end());
+        assert_eq!(len(dir.path()), a.end());
+        file.set_len(a.end() + 5).unwrap();
+        let (_f, seen) = replay(dir.path(), a.end());
         assert!(seen.is_empty(), "a header cut short");
-        assert_eq!(len(dir.path()), a.block.end());
+        assert_eq!(len(dir.path()), a.end());
     }
 
     #[test]
@@ -445,30 +454,19 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        assert!(len(dir.path()) >= last.block.end() + 8 * 100_000);
+        assert!(len(dir.path()) >= last.end() + 8 * 100_000);
         for _ in 0..40 {
             last = f.append(b"", &block).unwrap();
         }
         assert_eq!(
-            f.read(last.block).unwrap(),
+            f.read(last).unwrap(),
             block,
             "a block written over zeros reads back"
         );
         drop(f);
-        let f = open(dir.path(), last.block.end()).unwrap();
-        assert_eq!(f.read(last.block).unwrap(), block);
+        let f = open(dir.path(), last.end()).unwrap();
+        assert_eq!(f.read(last).unwrap(), block);
         drop(f);
-        assert_eq!(len(dir.path()), last.block.end());
-    }
-
-    #[test]
-    fn an_unwound_append_is_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = open(dir.path(), 0).unwrap();
-        let a = f.append(b"", b"failed").unwrap();
-        f.unwind(a);
-        let b = f.append(b"", b"ok").unwrap();
-        assert_eq!(b.start, 0);
-        assert_eq!(f.read(b.block).unwrap(), b"ok");
+        assert_eq!(len(dir.path()), last.end());
     }
 }

@@ -8,7 +8,10 @@
 //! and a disk write per block), the chain info last, and flushes sled at most every [`INDEX_FLUSH_EVERY`].
 //! Until a block is in sled, reads find it pending. So sled is always a prefix of the file's blocks; after a
 //! crash, opening writes again to sled the records from its height on (state writes, tx ids, config: the same
-//! values, so a block sled held in part is completed), and cuts off what no complete record holds.
+//! values, so a block sled held in part is completed), and cuts off what no complete record holds. This rests
+//! on sled recovering a prefix of its log: its recovery reads messages in log-sequence order and stops at the
+//! first torn or missing one, and this store's inserts come from one writer, in order. So a block's chain
+//! info, written last, is never recovered without the writes before it.
 
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
@@ -19,7 +22,7 @@ use weft_crypto::block::header_hash;
 use weft_wire::common::Block;
 use weft_wire::ledger::CommitRecord;
 
-use crate::block_file::{BlockFile, Location};
+use crate::block_file::{self, BlockFile, Location};
 use crate::pending::{Appended, Pending};
 use crate::store::{
     BlockStore, ChainInfo, Commit, LedgerError, StateVersion, TxLocation, Versioned,
@@ -97,7 +100,20 @@ impl SledStore {
                 })?),
                 None => None,
             };
-        let expected = info.current_hash.clone();
+        // The last block sled names must be in the file as indexed (the file holds zeros there if a crash lost
+        // blocks that sled had already written); checked before opening the file, which may cut it.
+        if let Some(last) = last {
+            let intact = block_file::read_before_open(dir, last)
+                .and_then(|b| Block::decode(b.as_slice()).ok())
+                .and_then(|b| b.header.map(|h| header_hash(&h).to_vec()));
+            if intact.as_ref() != Some(&info.current_hash) {
+                return Err(LedgerError::Corrupt(format!(
+                    "{}: block {} is not in the block file as its index says",
+                    dir.display(),
+                    from - 1
+                )));
+            }
+        }
         let file = BlockFile::open(dir, last.map_or(0, Location::end), |at, commit, bytes| {
             let block = Block::decode(bytes)
                 .map_err(|e| LedgerError::Corrupt(format!("block file record: {e}")))?;
@@ -120,22 +136,6 @@ impl SledStore {
             info = next;
             Ok(true)
         })?;
-        // The last block sled names must be in the file as indexed (the file holds zeros there if a crash lost
-        // blocks that sled had already written).
-        if let Some(last) = last {
-            let intact = file
-                .read(last)
-                .ok()
-                .and_then(|b| Block::decode(b.as_slice()).ok())
-                .and_then(|b| b.header.map(|h| header_hash(&h).to_vec()));
-            if intact.as_ref() != Some(&expected) {
-                return Err(LedgerError::Corrupt(format!(
-                    "{}: block {} is not in the block file as its index says",
-                    dir.display(),
-                    from - 1
-                )));
-            }
-        }
         if info.height > from {
             db.flush().map_err(storage)?;
             tracing::info!(target: "ledger", dir = %dir.display(), from, to = info.height,
@@ -288,7 +288,7 @@ impl BlockStore for SledStore {
                 got: header.number,
             });
         }
-        let record = self
+        let at = self
             .file
             .append(&commit.to_record().encode_to_vec(), &block.encode_to_vec())?;
         let next = ChainInfo {
@@ -301,7 +301,7 @@ impl BlockStore for SledStore {
         self.pending().add(
             Appended {
                 number: header.number,
-                at: record.block,
+                at,
                 commit,
                 info: next.clone(),
             },
@@ -391,14 +391,17 @@ impl BlockStore for SledStore {
         } else {
             state_key(namespace, end)
         };
+        // sled and the pending blocks seen together: `sync` moves blocks from one to the other under this lock.
+        let pending = self.pending();
         let mut found = std::collections::BTreeMap::new();
         for item in self.trees.state.range(from.clone()..to.clone()) {
             let (k, v) = item.map_err(storage)?;
             found.insert(k.to_vec(), Some(v.to_vec()));
         }
-        for (k, v) in self.pending().state_in(&from, &to) {
+        for (k, v) in pending.state_in(&from, &to) {
             found.insert(k.to_vec(), v.map(<[u8]>::to_vec));
         }
+        drop(pending);
         let prefix_len = namespace.len() + 1;
         let mut out = Vec::with_capacity(found.len());
         for (k, v) in found {
