@@ -131,9 +131,14 @@ impl ChannelState {
         self.ledger.info()
     }
 
-    /// Where `tx_id` committed: its block and validation code.
+    /// Where `tx_id` committed: its block and validation code. A block appended and not yet on disk (the
+    /// ledger already reads it) is not committed yet.
     pub fn transaction(&self, tx_id: &str) -> Result<Option<(u64, i32)>, LedgerError> {
-        let Some(loc) = self.ledger.tx_location(tx_id)? else {
+        let Some(loc) = self
+            .ledger
+            .tx_location(tx_id)?
+            .filter(|l| l.block < *self.height.borrow())
+        else {
             return Ok(None);
         };
         let block = self
@@ -439,6 +444,28 @@ mod tests {
             accepted.refused
         );
         assert_eq!(*state.height().borrow(), 2, "the commit was announced");
+    }
+
+    #[test]
+    fn a_transaction_is_reported_only_once_its_block_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = joined(dir.path());
+        let one = block::new_block(1, state.info().current_hash, Vec::new());
+        let commit = Commit {
+            tx_ids: vec![("t1".into(), 0)],
+            ..Default::default()
+        };
+        state.ledger.append_unsynced(&one, commit).unwrap();
+        assert!(
+            state.ledger.tx_location("t1").unwrap().is_some(),
+            "the ledger reads it"
+        );
+        assert_eq!(state.transaction("t1").unwrap(), None, "not committed yet");
+        state.synced().unwrap();
+        assert_eq!(
+            state.transaction("t1").unwrap(),
+            Some((1, TxValidationCode::NotValidated as i32))
+        );
     }
 
     #[test]

@@ -19,12 +19,14 @@ const LIMIT: usize = 100_000;
 pub struct OwnSignatures {
     /// Our `SerializedIdentity` bytes: only signatures claiming this identity are looked up.
     identity: Vec<u8>,
-    /// SHA-256 of identity ‖ data ‖ signature.
+    /// SHA-256 of the lengths and bytes of identity, data and signature.
     made: Mutex<HashSet<[u8; 32]>>,
 }
 
 fn key(sd: &SignedData<'_>) -> [u8; 32] {
-    sha256_concat([sd.identity, sd.data, sd.signature])
+    let len = |b: &[u8]| (b.len() as u64).to_be_bytes();
+    let (i, d, s) = (len(sd.identity), len(sd.data), len(sd.signature));
+    sha256_concat([&i, sd.identity, &d, sd.data, &s, sd.signature])
 }
 
 impl OwnSignatures {

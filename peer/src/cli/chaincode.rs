@@ -253,7 +253,8 @@ async fn invoke(
         let payload = proposal::payload_of(&responses[0])?;
         let env = proposal::assemble(&ctx.signer, &built, &responses)?;
         // With --waitForEvent, every endorsing peer's commit events (as Fabric's CLI waits for each of
-        // --peerAddresses), asked for before the transaction goes to the orderer.
+        // --peerAddresses), started before the transaction goes to the orderer: a peer that refuses them
+        // (not a reader of the channel) is reported before anything is submitted.
         let mut events = Vec::new();
         if peers.wait_for_event {
             for (p, conn) in &endorsers {
@@ -264,7 +265,11 @@ async fn invoke(
                     client::at(u64::MAX),
                     true,
                 );
-                let stream = client::deliver_filtered(conn, seek)
+                let mut stream = client::deliver_filtered(conn, seek)
+                    .await
+                    .with_context(|| format!("commit events from {p}"))?;
+                // The newest block comes at once: the stream is accepted, and starts before our transaction.
+                client::next_filtered(&mut stream)
                     .await
                     .with_context(|| format!("commit events from {p}"))?;
                 events.push((p.clone(), stream));

@@ -1,5 +1,5 @@
-//! The stateless half of validation, run on all cores: structure, the creator's signature, the transaction id,
-//! the endorsements' signatures. Each signature is verified here and nowhere else, and a peer's own endorsement
+//! The stateless half of validation: structure and common header ([`header`]), then the creator's signature,
+//! the transaction id and the endorsements' signatures ([`signed`]), which a block spreads over the cores. Each signature is verified here and nowhere else, and a peer's own endorsement
 //! not even here when it comes back exactly as the peer signed it ([`OwnSignatures`]).
 
 use weft_crypto::policy::{SignedData, VerifiedSigner};

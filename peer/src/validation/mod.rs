@@ -4,7 +4,8 @@
 //! id and endorsement signatures on all cores. Stage two runs in block order: duplicate ids, the chaincode's
 //! endorsement policy (from its `_lifecycle` definition), and MVCC — every read version must equal the
 //! committed version, counting writes of earlier valid transactions of the same block, and every range query
-//! must see the same keys ([`mvcc`]). Valid transactions' writes get version (block, tx index). Nothing here writes to disk.
+//! must see the same keys ([`mvcc`]). Valid transactions' writes get version (block, tx index). Nothing here
+//! writes to disk.
 
 pub mod check;
 pub mod mvcc;
