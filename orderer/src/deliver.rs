@@ -7,9 +7,9 @@ use weft_crypto::envelope;
 use weft_ledger::BlockStore;
 use weft_net::seek::{Refusal, Seek};
 use weft_net::{FrameError, Framed};
-use weft_wire::common::{Envelope, HeaderType, Status};
+use weft_wire::common::{Envelope, Status};
 use weft_wire::orderer::{
-    DeliverResponse, DeliverResponseBytes, SeekInfo, deliver_response, deliver_response_bytes,
+    DeliverResponse, DeliverResponseBytes, deliver_response, deliver_response_bytes,
 };
 
 use crate::chain::unix_now;
@@ -43,13 +43,10 @@ async fn serve(
     stream: &mut Framed,
 ) -> Result<Result<(), Refusal>, FrameError> {
     let bad = |r: String| Err((Status::BadRequest, r));
-    let opened = match envelope::open(&env) {
+    let (opened, seek) = match envelope::open_seek(&env) {
         Ok(o) => o,
         Err(e) => return Ok(bad(e.to_string())),
     };
-    if opened.header_type() != HeaderType::DeliverSeekInfo as i32 {
-        return Ok(bad("deliver needs a DELIVER_SEEK_INFO envelope".into()));
-    }
     let Some(channel) = registry.get(opened.channel_id()) else {
         return Ok(Err((
             Status::NotFound,
@@ -62,10 +59,6 @@ async fn serve(
     if let Err(e) = opened.authorize(&channel.bundle(), "/Channel/Readers", unix_now()) {
         return Ok(Err((Status::Forbidden, e.to_string())));
     }
-    let seek: SeekInfo = match weft_wire::decode("seek info", &opened.data) {
-        Ok(s) => s,
-        Err(e) => return Ok(bad(e.to_string())),
-    };
     let mut height_rx = channel.view.height.clone();
     let mut seek = match Seek::resolve(&seek, *height_rx.borrow()) {
         Ok(s) => s,

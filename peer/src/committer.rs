@@ -145,15 +145,9 @@ impl ChannelState {
             .ledger
             .block(loc.block)?
             .ok_or_else(|| LedgerError::Corrupt(format!("block {}", loc.block)))?;
-        let code = block
-            .metadata
-            .as_ref()
-            .and_then(|m| {
-                m.metadata
-                    .get(BlockMetadataIndex::TransactionsFilter as usize)
-            })
-            .and_then(|f| f.get(loc.index as usize).copied())
-            .map_or(TxValidationCode::NotValidated as i32, i32::from);
+        let code = block::validation_codes(&block)
+            .get(loc.index as usize)
+            .map_or(TxValidationCode::NotValidated as i32, |c| i32::from(*c));
         Ok(Some((loc.block, code)))
     }
 

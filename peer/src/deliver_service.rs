@@ -14,12 +14,10 @@ use weft_crypto::envelope;
 use weft_ledger::BlockStore;
 use weft_net::seek::{Refusal, Seek};
 use weft_net::{FrameError, Framed};
-use weft_wire::common::{
-    Block, BlockMetadataIndex, Envelope, HeaderType, Status, TxValidationCode,
-};
+use weft_wire::common::{Block, Envelope, Status, TxValidationCode};
 use weft_wire::orderer::{
-    DeliverResponse, DeliverResponseBytes, FilteredBlock, FilteredTransaction, SeekInfo,
-    deliver_response, deliver_response_bytes,
+    DeliverResponse, DeliverResponseBytes, FilteredBlock, FilteredTransaction, deliver_response,
+    deliver_response_bytes,
 };
 
 use crate::node::PeerNode;
@@ -63,22 +61,15 @@ async fn serve(
     stream: &mut Framed,
 ) -> Result<Result<(), Refusal>, FrameError> {
     let bad = |r: String| Err((Status::BadRequest, r));
-    let opened = match envelope::open(&env) {
+    let (opened, seek) = match envelope::open_seek(&env) {
         Ok(o) => o,
         Err(e) => return Ok(bad(e.to_string())),
     };
-    if opened.header_type() != HeaderType::DeliverSeekInfo as i32 {
-        return Ok(bad("deliver needs a DELIVER_SEEK_INFO envelope".into()));
-    }
     let Some(ch) = node.channel(opened.channel_id()) else {
         return Ok(Err((
             Status::NotFound,
             format!("peer has not joined channel {}", opened.channel_id()),
         )));
-    };
-    let seek: SeekInfo = match weft_wire::decode("seek info", &opened.data) {
-        Ok(s) => s,
-        Err(e) => return Ok(bad(e.to_string())),
     };
     let mut bundle = ch.bundle();
     let expires = match authorized(&opened, &bundle) {
@@ -162,15 +153,7 @@ fn authorized(
 
 /// A committed block reduced to each transaction's id, type and validation code.
 pub fn filtered(channel: &str, number: u64, block: &Block) -> FilteredBlock {
-    let codes = block
-        .metadata
-        .as_ref()
-        .and_then(|m| {
-            m.metadata
-                .get(BlockMetadataIndex::TransactionsFilter as usize)
-        })
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let codes = weft_crypto::block::validation_codes(block);
     let txs = block
         .data
         .as_ref()
@@ -206,7 +189,7 @@ mod tests {
     use std::time::SystemTime;
 
     use weft_wire::Message;
-    use weft_wire::common::BlockMetadata;
+    use weft_wire::common::{BlockMetadata, HeaderType};
 
     use super::*;
 

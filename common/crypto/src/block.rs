@@ -98,6 +98,19 @@ pub fn sign_block(block: &mut Block, signer: &Signer, last_config: u64) {
     .encode_to_vec();
 }
 
+/// A committed block's validation codes, one byte per transaction (its TRANSACTIONS_FILTER metadata); empty
+/// for a block no peer has validated.
+pub fn validation_codes(block: &Block) -> &[u8] {
+    block
+        .metadata
+        .as_ref()
+        .and_then(|m| {
+            m.metadata
+                .get(BlockMetadataIndex::TransactionsFilter as usize)
+        })
+        .map_or(&[], Vec::as_slice)
+}
+
 /// The last config index a signed block names.
 pub fn last_config_index(block: &Block) -> Option<u64> {
     let md = block

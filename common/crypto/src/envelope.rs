@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use weft_wire::Message;
 use weft_wire::common::{ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader};
+use weft_wire::orderer::SeekInfo;
 
 use crate::bundle::ChannelBundle;
 use crate::hash::tx_id;
@@ -19,6 +20,8 @@ pub enum EnvelopeError {
     Malformed(String),
     #[error("envelope has no header")]
     NoHeader,
+    #[error("deliver needs a DELIVER_SEEK_INFO envelope")]
+    NotSeekInfo,
 }
 
 /// An envelope decoded down to its headers; the signature has not been checked yet.
@@ -103,6 +106,18 @@ pub fn open(env: &Envelope) -> Result<Opened, EnvelopeError> {
         payload_bytes: env.payload.clone(),
         signature: env.signature.clone(),
     })
+}
+
+/// Opens a Deliver request: a DELIVER_SEEK_INFO envelope and the SeekInfo it carries. Its signature has not
+/// been checked yet.
+pub fn open_seek(env: &Envelope) -> Result<(Opened, SeekInfo), EnvelopeError> {
+    let opened = open(env)?;
+    if opened.header_type() != HeaderType::DeliverSeekInfo as i32 {
+        return Err(EnvelopeError::NotSeekInfo);
+    }
+    let seek = weft_wire::decode("seek info", &opened.data)
+        .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    Ok((opened, seek))
 }
 
 /// The payload bytes of an envelope: headers for `kind`, `channel_id`, `tx_id` and time `now`, then `data`.

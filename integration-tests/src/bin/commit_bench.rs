@@ -123,15 +123,7 @@ fn block_after(number: u64, prev: &[u8], txs: Vec<Vec<u8>>, orderer: &Signer) ->
 }
 
 fn filter(block: &Block) -> Vec<u8> {
-    block
-        .metadata
-        .as_ref()
-        .and_then(|m| {
-            m.metadata
-                .get(BlockMetadataIndex::TransactionsFilter as usize)
-        })
-        .cloned()
-        .unwrap_or_default()
+    weft_crypto::block::validation_codes(block).to_vec()
 }
 
 /// Block 1: the `_lifecycle` definition of `kv`, endorsed by both orgs' peer0 as the endorser does it
