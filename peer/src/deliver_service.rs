@@ -60,10 +60,9 @@ async fn serve(
     kind: Kind,
     stream: &mut Framed,
 ) -> Result<Result<(), Refusal>, FrameError> {
-    let bad = |r: String| Err((Status::BadRequest, r));
     let (opened, seek) = match envelope::open_seek(&env) {
         Ok(o) => o,
-        Err(e) => return Ok(bad(e.to_string())),
+        Err(e) => return Ok(Err((Status::BadRequest, e.to_string()))),
     };
     let Some(ch) = node.channel(opened.channel_id()) else {
         return Ok(Err((

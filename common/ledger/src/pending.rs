@@ -28,25 +28,19 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Adds an appended block. `state` encodes each write as sled keeps it; `indexed(id)` tells whether sled
-    /// already has a transaction id (the first commit of an id is the one indexed).
+    /// Adds an appended block. `state` encodes each write as sled keeps it. Of the pending blocks, the first
+    /// to commit a transaction id is the one [`tx`](Self::tx) names (sled, consulted first, may hold an earlier one).
     pub fn add(
         &mut self,
         block: Appended,
         state: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
-        indexed: impl Fn(&str) -> bool,
     ) {
         self.state.extend(state);
         for (id, index) in &block.commit.tx_ids {
-            if !self.tx_ids.contains_key(id) && !indexed(id) {
-                self.tx_ids.insert(
-                    id.clone(),
-                    TxLocation {
-                        block: block.number,
-                        index: *index,
-                    },
-                );
-            }
+            self.tx_ids.entry(id.clone()).or_insert(TxLocation {
+                block: block.number,
+                index: *index,
+            });
         }
         if let Some(c) = &block.commit.config {
             self.config = Some(c.clone());
@@ -79,7 +73,7 @@ impl Pending {
             .map(|(k, v)| (k.as_slice(), v.as_deref()))
     }
 
-    /// Where a transaction id first committed, if in a pending block.
+    /// Where a transaction id first committed among the pending blocks.
     pub fn tx(&self, id: &str) -> Option<TxLocation> {
         self.tx_ids.get(id).copied()
     }

@@ -127,11 +127,7 @@ impl SledStore {
             else {
                 return Ok(false);
             };
-            let next = ChainInfo {
-                height: info.height + 1,
-                current_hash: header_hash(header).to_vec(),
-                previous_hash: header.previous_hash.clone(),
-            };
+            let next = info.after(header);
             trees.apply(info.height, at, &Commit::from_record(record), &next)?;
             info = next;
             Ok(true)
@@ -291,13 +287,8 @@ impl BlockStore for SledStore {
         let at = self
             .file
             .append(&commit.to_record().encode_to_vec(), &block.encode_to_vec())?;
-        let next = ChainInfo {
-            height: info.height + 1,
-            current_hash: header_hash(header).to_vec(),
-            previous_hash: header.previous_hash.clone(),
-        };
+        let next = info.after(header);
         let state: Vec<_> = state_entries(&commit).collect();
-        let txids = &self.trees.txids;
         self.pending().add(
             Appended {
                 number: header.number,
@@ -306,7 +297,6 @@ impl BlockStore for SledStore {
                 info: next.clone(),
             },
             state,
-            |id| txids.contains_key(id.as_bytes()).unwrap_or(false),
         );
         *info = next.clone();
         Ok(next)
@@ -340,12 +330,13 @@ impl BlockStore for SledStore {
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {
-        if let Some(at) = self.pending().tx(tx_id) {
-            return Ok(Some(at));
-        }
+        // sled first, where an id's first commit is when both hold it; under the pending lock, so that a sync
+        // does not move blocks between the two in the meantime.
+        let pending = self.pending();
         let Some(v) = self.trees.txids.get(tx_id.as_bytes()).map_err(storage)? else {
-            return Ok(None);
+            return Ok(pending.tx(tx_id));
         };
+        drop(pending);
         if v.len() != 12 {
             return Err(LedgerError::Corrupt(format!("tx index entry of {tx_id}")));
         }

@@ -1,7 +1,8 @@
 //! What a node needs from its block store, independent of the database behind it.
 
 use prost::Message;
-use weft_wire::common::Block;
+use weft_crypto::block::header_hash;
+use weft_wire::common::{Block, BlockHeader};
 use weft_wire::ledger::{CommitRecord, StateWriteRecord, TxIndexEntry};
 
 /// Why a ledger operation failed. An append that fails leaves the store as it was.
@@ -23,6 +24,17 @@ pub struct ChainInfo {
     pub height: u64,
     pub current_hash: Vec<u8>,
     pub previous_hash: Vec<u8>,
+}
+
+impl ChainInfo {
+    /// The chain info once `header`'s block follows this one.
+    pub fn after(&self, header: &BlockHeader) -> Self {
+        Self {
+            height: self.height + 1,
+            current_hash: header_hash(header).to_vec(),
+            previous_hash: header.previous_hash.clone(),
+        }
+    }
 }
 
 /// Where a transaction is: block number and index in the block.

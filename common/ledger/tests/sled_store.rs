@@ -53,19 +53,32 @@ fn appends_in_order_and_survives_reopen() {
 fn a_duplicate_tx_id_keeps_its_first_location() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    for b in chain(2) {
-        store
-            .append(
-                &b,
-                Commit {
-                    tx_ids: vec![("same".into(), 0)],
-                    config: None,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-    }
+    let same = || Commit {
+        tx_ids: vec![("same".into(), 0)],
+        config: None,
+        ..Default::default()
+    };
+    let blocks = chain(3);
+    store.append(&blocks[0], same()).unwrap();
+    store.append(&blocks[1], same()).unwrap();
     assert_eq!(store.tx_location("same").unwrap().unwrap().block, 0);
+    // Also while a later block with the id waits to reach sled, and among blocks that both wait.
+    store.append_unsynced(&blocks[2], same()).unwrap();
+    assert_eq!(store.tx_location("same").unwrap().unwrap().block, 0);
+    let other = || Commit {
+        tx_ids: vec![("other".into(), 0)],
+        config: None,
+        ..Default::default()
+    };
+    let dir2 = tempfile::tempdir().unwrap();
+    let fresh = SledStore::open(dir2.path()).unwrap();
+    fresh.append_unsynced(&blocks[0], other()).unwrap();
+    fresh.append_unsynced(&blocks[1], other()).unwrap();
+    assert_eq!(fresh.tx_location("other").unwrap().unwrap().block, 0);
+    store.sync().unwrap();
+    fresh.sync().unwrap();
+    assert_eq!(store.tx_location("same").unwrap().unwrap().block, 0);
+    assert_eq!(fresh.tx_location("other").unwrap().unwrap().block, 0);
 }
 
 #[test]

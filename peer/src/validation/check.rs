@@ -1,6 +1,7 @@
 //! The stateless half of validation: structure and common header ([`header`]), then the creator's signature,
-//! the transaction id and the endorsements' signatures ([`signed`]), which a block spreads over the cores. Each signature is verified here and nowhere else, and a peer's own endorsement
-//! not even here when it comes back exactly as the peer signed it ([`OwnSignatures`]).
+//! the transaction id and the endorsements' signatures ([`signed`]), which a block spreads over the cores.
+//! Each signature is verified here and nowhere else, and a peer's own endorsement not even here when it comes
+//! back exactly as the peer signed it ([`OwnSignatures`]).
 
 use weft_crypto::policy::{SignedData, VerifiedSigner};
 use weft_crypto::{ChannelBundle, OwnSignatures, envelope, hash};
