@@ -4,9 +4,9 @@
 //! A peer counts as a member of the channel only if it is alive, its org is in the channel config, and we hold a
 //! valid StateInfo for it. StateInfo is published as soon as it changes (Fabric waits for the next
 //! `publishStateInfoInterval` check) and exchanged at once with every new connection. Each publication is
-//! signed here and verified by every receiver, so changes closer than `state_info_min_gap` to the last one go
-//! out together at the end of that gap: a peer committing a thousand blocks a second would otherwise spend its
-//! CPU, and everyone else's, on signatures of heights that are stale a millisecond later.
+//! signed here and verified by every receiver, so changes closer than `state_info_min_gap` (a second) to the
+//! last one go out together at the end of that gap: a peer committing blocks would otherwise spend its CPU,
+//! and everyone else's, on a signature per block of heights that are stale a moment later.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

@@ -71,9 +71,13 @@ fn requested(sim: &Sim, i: usize) -> Vec<(u64, u64)> {
 }
 
 /// Fabric's defaults with push off (`propagateIterations: 0`).
+/// No push: followers learn of blocks from the leader's StateInfo, which goes out within a few ms of each
+/// height change here, so that what these tests time is state transfer's planning (the default gap between
+/// publications, a second, is tested in `channels.rs`).
 fn without_push() -> GossipConfig {
     GossipConfig {
         propagate_iterations: 0,
+        state_info_min_gap: Duration::from_millis(5),
         ..GossipConfig::default()
     }
 }

@@ -177,7 +177,8 @@ fn heights_travel_in_state_info_at_once() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = first_network(&mut sim, true);
     join_all(&mut sim, &n, "mychannel", &[anchor_org1()]);
-    sim.run_for(Duration::from_millis(50));
+    // Past the gap after the StateInfos of joining: the next height change goes out at once.
+    sim.run_for(GossipConfig::default().state_info_min_gap + Duration::from_millis(50));
     let now = sim.now;
     sim.nodes[n[3]]
         .core_mut()
@@ -199,7 +200,8 @@ fn heights_that_change_faster_than_the_gap_are_published_together() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = first_network(&mut sim, true);
     join_all(&mut sim, &n, "mychannel", &[anchor_org1()]);
-    sim.run_for(Duration::from_millis(50));
+    // Past the gap after the StateInfos of joining: the next height change goes out at once.
+    sim.run_for(GossipConfig::default().state_info_min_gap + Duration::from_millis(50));
     // Distinct StateInfos of peer1 that reached peer0 (directly or relayed).
     let pki = sim.nodes[n[1]].pki();
     let state_infos = |sim: &Sim| {
@@ -237,7 +239,8 @@ fn a_relayed_copy_of_a_state_info_already_held_is_not_verified_again() {
     let mut sim = Sim::new(GossipConfig::default());
     let n = first_network(&mut sim, true);
     join_all(&mut sim, &n, "mychannel", &[anchor_org1()]);
-    sim.run_for(Duration::from_millis(50));
+    // Past the gap after the StateInfos of joining: the next height change goes out at once.
+    sim.run_for(GossipConfig::default().state_info_min_gap + Duration::from_millis(50));
     let pki = sim.nodes[n[1]].pki();
     let (held, _) = sim
         .state_infos(n[0], &pki)
