@@ -384,6 +384,19 @@ impl Network {
         }
     }
 
+    /// CPU time a running node's process has used so far, all threads, user and system (from `/proc`).
+    pub fn cpu_time(&self, name: &str) -> Option<Duration> {
+        let pid = self.children.get(name)?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name, which is in parentheses and may hold spaces: utime and stime
+        // are the 12th and 13th, in clock ticks of 1/100 s (USER_HZ, fixed by Linux's ABI).
+        let rest = stat.get(stat.rfind(')')? + 2..)?;
+        let mut fields = rest.split(' ').skip(11);
+        let ticks: u64 =
+            fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     /// A node's log so far.
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(&format!("logs/{name}.log"))).unwrap_or_default()

@@ -4,6 +4,10 @@
 //! - `dissemination_p50_ms` / `dissemination_p99_ms`: from the orderer cutting a block (its `cut_at`) to the
 //!   block's commit on the last of the four peers, over 1,000 blocks of ~300 KB (10 transactions of 30 KB) cut
 //!   at 20 blocks/s.
+//! - `orderer_cpu_per_block_ms`, `leader_cpu_per_block_ms`, `follower_cpu_per_block_ms`: CPU time (user and
+//!   system, all threads) each process used per block over those 1,000 blocks; the orderer's includes taking
+//!   the transactions' broadcasts. Two cores carry all five processes, so this is what a block's path
+//!   competes for.
 //! - `gossip_copies_per_block_follower`: copies of each block a follower received by gossip, duplicates
 //!   included; `blocks_via_pull`: blocks a follower had to pull (0 means none waited for a pull round).
 //! - `failover_ms`: from SIGKILL of Org1's leader to the new leader's first block from the orderer, while
@@ -177,6 +181,14 @@ fn main() {
     println!("cutting {blocks} blocks of 10 x 30 KB transactions at {RATE} blocks/s...");
     let period = Duration::from_secs_f64(1.0 / RATE);
     let session = rt.block_on(b.connect());
+    let leaders = [org1_leader.as_str(), org2_leader.as_str()];
+    let followers: Vec<&str> = ALL
+        .iter()
+        .copied()
+        .filter(|p| !leaders.contains(p))
+        .collect();
+    let cpu = |nodes: &[&str]| -> Duration { nodes.iter().filter_map(|n| net.cpu_time(n)).sum() };
+    let cpu_before = [cpu(&[ORDERER]), cpu(&leaders), cpu(&followers)];
     let mut next = Instant::now();
     for _ in 0..blocks {
         rt.block_on(session.send(10, 30 * 1024, 10, None));
@@ -184,6 +196,13 @@ fn main() {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     wait_height(&net, &ALL, h0 + blocks, Duration::from_secs(600));
+    // CPU per block and process: the orderer (which also takes the broadcasts), a leader, a follower.
+    let cpu_per_block: Vec<f64> = [cpu(&[ORDERER]), cpu(&leaders), cpu(&followers)]
+        .iter()
+        .zip(cpu_before)
+        .zip([1.0, 2.0, 2.0])
+        .map(|((after, before), n)| (*after - before).as_secs_f64() * 1000.0 / n / blocks as f64)
+        .collect();
     let mut latencies = Vec::new();
     let mut stages = Stages::default();
     let follower_at = ALL.iter().position(|p| *p == follower).expect("a peer");
@@ -333,6 +352,9 @@ fn main() {
     let (p50, p99) = percentiles(latencies);
     println!("dissemination_p50_ms: {p50:.1} ms");
     println!("dissemination_p99_ms: {p99:.1} ms");
+    for (who, ms) in ["orderer", "leader", "follower"].iter().zip(&cpu_per_block) {
+        println!("{who}_cpu_per_block_ms: {ms:.2} ms");
+    }
     println!(
         "gossip_copies_per_block_follower: {:.2} copies",
         copies / blocks as f64
