@@ -291,7 +291,7 @@ mod over_the_wire {
             payload,
             secret_envelope: None,
         };
-        assert!(comm.send(&target.pki_id, forged));
+        assert!(comm.send(&target.pki_id, forged).is_ok());
         wait_for(
             "the forged alive to be counted",
             Duration::from_secs(10),

@@ -250,13 +250,18 @@ impl<C: GossipCrypto> GossipCore<C> {
             .map(|c| c.heights().into_iter().map(|(p, _)| p).collect())
             .unwrap_or_default();
         for (env, skip, iterations) in pushes {
+            let mut targets = Vec::new();
             for _ in 0..iterations {
-                let targets = self.sample(self.config.propagate_peer_num, |p| {
+                targets.extend(self.sample(self.config.propagate_peer_num, |p| {
                     p.org == my_org && Some(&p.pki) != skip.as_ref() && members.contains(&p.pki)
-                });
-                for t in targets {
-                    self.send(&t, env.clone());
+                }));
+            }
+            // A block is a few hundred KB: the last target gets the envelope itself, not a copy.
+            if let Some(last) = targets.pop() {
+                for t in &targets {
+                    self.send(t, env.clone());
                 }
+                self.send(&last, env);
             }
         }
     }

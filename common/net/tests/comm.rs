@@ -45,12 +45,12 @@ async fn two_peers_handshake_and_exchange_messages_both_ways() {
     assert!(seen_by_b.inbound);
     assert!(matches!(next_event(&mut a.events).await, CommEvent::Connected(p) if p == r1));
 
-    assert!(a.comm.send(&b.pki_id, msg("ping")));
+    assert!(a.comm.send(&b.pki_id, msg("ping")).is_ok());
     let CommEvent::Message { from, env } = next_event(&mut b.events).await else {
         panic!("B receives the message next");
     };
     assert_eq!((from.pki_id, env), (a.pki_id.clone(), msg("ping")));
-    assert!(b.comm.send(&a.pki_id, msg("pong")));
+    assert!(b.comm.send(&a.pki_id, msg("pong")).is_ok());
     expect_event(&mut a.events, "pong at A", is_message("pong")).await;
 
     let listed = |n: &Node| {
@@ -68,7 +68,7 @@ async fn two_peers_handshake_and_exchange_messages_both_ways() {
     assert_eq!(a.comm.connect(&b.addr).await.unwrap(), r1);
     assert_eq!(b.accepted.load(Ordering::SeqCst), 1);
     // Nothing is sent to an unknown peer.
-    assert!(!a.comm.send(b"nobody", msg("x")));
+    assert!(a.comm.send(b"nobody", msg("x")).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,8 +101,8 @@ async fn simultaneous_connects_end_with_one_connection_on_each_side() {
         )
         .await;
 
-        assert!(a.comm.send(&b.pki_id, msg("a->b")));
-        assert!(b.comm.send(&a.pki_id, msg("b->a")));
+        assert!(a.comm.send(&b.pki_id, msg("a->b")).is_ok());
+        assert!(b.comm.send(&a.pki_id, msg("b->a")).is_ok());
         for (node, text) in [(&mut b, "a->b"), (&mut a, "b->a")] {
             let mut before = vec![];
             loop {
@@ -143,7 +143,7 @@ async fn messages_sent_on_the_losing_connection_of_a_simultaneous_dial_arrive() 
                 comm.connect(&addr).await.expect("connect");
                 // Sent at once, while the other side's dial may still replace the connection they go on.
                 (0..EACH)
-                    .filter(|i| comm.send(&to, msg(&format!("{tag}{i}"))))
+                    .filter(|i| comm.send(&to, msg(&format!("{tag}{i}"))).is_ok())
                     .count()
             })
         };
@@ -247,7 +247,7 @@ async fn forged_signatures_and_unknown_identities_are_refused_and_the_acceptor_k
     a.comm.connect(&b.addr).await.unwrap();
     let ev = next_event(&mut b.events).await;
     assert!(is_connected(&a.pki_id)(&ev), "{ev:?}");
-    assert!(a.comm.send(&b.pki_id, msg("hello")));
+    assert!(a.comm.send(&b.pki_id, msg("hello")).is_ok());
     expect_event(&mut b.events, "hello at B", is_message("hello")).await;
     let peers: Vec<_> = b.comm.connected().into_iter().map(|p| p.pki_id).collect();
     assert_eq!(peers, vec![a.pki_id.clone()]);
@@ -286,7 +286,7 @@ async fn a_malformed_frame_closes_only_that_connection() {
 
     let a = net.node(0, CommConfig::default(), TransportConfig::default());
     a.comm.connect(&b.addr).await.unwrap();
-    assert!(a.comm.send(&b.pki_id, msg("still here")));
+    assert!(a.comm.send(&b.pki_id, msg("still here")).is_ok());
     expect_event(
         &mut b.events,
         "message after the bad peer",
@@ -311,7 +311,7 @@ async fn probe_learns_the_identity_without_registering() {
 
     // Had the probe been registered, B would report it (and its end) before the real connection.
     a.comm.connect(&b.addr).await.unwrap();
-    assert!(a.comm.send(&b.pki_id, msg("after probe")));
+    assert!(a.comm.send(&b.pki_id, msg("after probe")).is_ok());
     assert!(is_connected(&a.pki_id)(&next_event(&mut b.events).await));
     assert!(is_message("after probe")(&next_event(&mut b.events).await));
 
@@ -358,7 +358,7 @@ async fn sending_to_a_peer_that_does_not_read_overflows_its_queue() {
     };
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let mut accepted = 0;
-    while a.comm.send(&mute_pki, big.clone()) {
+    while a.comm.send(&mute_pki, big.clone()).is_ok() {
         accepted += 1;
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -402,7 +402,7 @@ async fn close_reports_disconnected_on_both_sides_and_a_reconnect_works() {
 
     a.comm.connect(&b.addr).await.unwrap();
     expect_event(&mut b.events, "B reconnected", is_connected(&a.pki_id)).await;
-    assert!(a.comm.send(&b.pki_id, msg("again")));
+    assert!(a.comm.send(&b.pki_id, msg("again")).is_ok());
     expect_event(
         &mut b.events,
         "message after reconnect",

@@ -245,7 +245,7 @@ impl Driver {
             let result = comm.connect(&endpoint).await.map_err(|e| e.to_string());
             if let (Ok(r), Some((to, env))) = (&result, then_send)
                 && r.pki_id == to.0
-                && comm.send(&to.0, env)
+                && comm.send(&to.0, env).is_ok()
             {
                 metrics::counter!("gossip_comm_messages_sent").increment(1);
             }
@@ -260,12 +260,15 @@ impl Driver {
                     if self.partitioned.contains(&to) {
                         continue;
                     }
-                    if self.comm.send(&to.0, env.clone()) {
-                        metrics::counter!("gossip_comm_messages_sent").increment(1);
-                    } else if !endpoint.is_empty()
-                        && !self.comm.connected().iter().any(|r| r.pki_id == to.0)
-                    {
-                        self.dial(endpoint, Some((to, env)));
+                    match self.comm.send(&to.0, env) {
+                        Ok(()) => metrics::counter!("gossip_comm_messages_sent").increment(1),
+                        Err(env)
+                            if !endpoint.is_empty()
+                                && !self.comm.connected().iter().any(|r| r.pki_id == to.0) =>
+                        {
+                            self.dial(endpoint, Some((to, env)));
+                        }
+                        Err(_) => {}
                     }
                 }
                 Transmit::Connect { endpoint } => self.dial(endpoint, None),

@@ -106,21 +106,21 @@ impl Comm {
         tokio::spawn(accept::run(self.inner.clone(), conn, first, stream));
     }
 
-    /// Queues `env` for the peer `to` without waiting. False if there is no connection to it, or if its
-    /// queue is full (the envelope is dropped and `gossip_comm_overflow_count` counted).
-    pub fn send(&self, to: &[u8], env: Envelope) -> bool {
+    /// Queues `env` for the peer `to` without waiting. Gives the envelope back if there is no connection to
+    /// it, or if its queue is full (then `gossip_comm_overflow_count` is counted), so that a caller may dial
+    /// and send it then without having kept a copy of every envelope it sends.
+    pub fn send(&self, to: &[u8], env: Envelope) -> Result<(), Envelope> {
         let Some(tx) = self.inner.registry().sender(to) else {
-            return false;
+            return Err(env);
         };
-        match tx.try_send(env) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        tx.try_send(env).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(env) => {
                 tracing::debug!(target: "comm", peer = %hex(to), "send queue full; envelope dropped");
                 metrics::counter!("gossip_comm_overflow_count").increment(1);
-                false
+                env
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
+            mpsc::error::TrySendError::Closed(env) => env,
+        })
     }
 
     /// Closes the connection to `pki_id`, if any; `Disconnected` is reported.
