@@ -49,7 +49,7 @@ impl Framed {
 
     /// Sends one message.
     pub async fn send<M: Message>(&mut self, msg: &M) -> Result<(), FrameError> {
-        let result = write_frame(&mut self.send, &msg.encode_to_vec(), self.max).await;
+        let result = write_frame(&mut self.send, msg.encode_to_vec(), self.max).await;
         result.map_err(|e| self.explain(e))
     }
 
@@ -81,8 +81,13 @@ impl Framed {
     }
 }
 
-/// Writes one frame.
-pub async fn write_frame(send: &mut SendStream, body: &[u8], max: usize) -> Result<(), FrameError> {
+/// Writes one frame. The body is handed to QUIC as it is (`write_all(&[u8])` would copy it first: a few
+/// hundred KB per block and hop).
+pub async fn write_frame(
+    send: &mut SendStream,
+    body: Vec<u8>,
+    max: usize,
+) -> Result<(), FrameError> {
     if body.len() > max {
         return Err(FrameError::TooLarge {
             len: body.len(),
@@ -93,10 +98,11 @@ pub async fn write_frame(send: &mut SendStream, body: &[u8], max: usize) -> Resu
         len: body.len(),
         max,
     })?;
-    send.write_all(&len.to_be_bytes())
-        .await
-        .map_err(|e| FrameError::Connection(e.to_string()))?;
-    send.write_all(body)
+    let mut chunks = [
+        bytes::Bytes::copy_from_slice(&len.to_be_bytes()),
+        bytes::Bytes::from(body),
+    ];
+    send.write_all_chunks(&mut chunks)
         .await
         .map_err(|e| FrameError::Connection(e.to_string()))
 }

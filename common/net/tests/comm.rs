@@ -271,7 +271,7 @@ async fn a_malformed_frame_closes_only_that_connection() {
     )
     .await;
 
-    weft_net::frame::write_frame(&mut stream.send, &[0x0a, 0xff, 0xff], 1024)
+    weft_net::frame::write_frame(&mut stream.send, vec![0x0a, 0xff, 0xff], 1024)
         .await
         .unwrap();
     let ev = expect_event(

@@ -265,9 +265,8 @@ async fn write_loop(
                 None => break,
             },
         };
-        let bytes = env.encode_to_vec();
         let written = tokio::select! {
-            r = write_frame(&mut send, &bytes, max_frame) => r,
+            r = write_frame(&mut send, env.encode_to_vec(), max_frame) => r,
             _ = told(&mut stop) => {
                 // Mid-frame (the remote is not reading): reset, so it never sees a truncated frame.
                 let ending = stop.borrow().clone().unwrap_or_else(|| Ending::new(code::CLOSED, "closed"));
