@@ -24,6 +24,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::store::LedgerError;
 
@@ -67,6 +68,10 @@ pub const MAX_AHEAD: u64 = 16 * 1024 * 1024;
 const AHEAD_BLOCKS: u64 = 8;
 /// Zeros written at a time, under the lock appends take.
 const PIECE: u64 = 256 * 1024;
+/// Zeros wait until no block was appended for this long, unless less than a quarter of the space ahead is
+/// left: written at once, their writes and syncs reach the disk in the very milliseconds when this node, and
+/// the others that receive the same block, sync it.
+const QUIET: Duration = Duration::from_millis(20);
 
 /// The record header: commit length, block length, CRC-32 of commit ‖ block.
 const HEADER: u64 = 12;
@@ -104,6 +109,8 @@ struct Region {
     zeroed_end: u64,
     /// The space to keep ahead of the end (none before the first append).
     ahead: u64,
+    /// When the last block was appended.
+    appended_at: Option<Instant>,
     closed: bool,
 }
 
@@ -156,6 +163,7 @@ impl BlockFile {
                 zeroed_end: end,
                 // Nothing ahead until the first append says how large blocks are.
                 ahead: 0,
+                appended_at: None,
                 closed: false,
             }),
             low: Condvar::new(),
@@ -207,6 +215,7 @@ impl BlockFile {
         };
         write(block, at.offset)?;
         region.end = at.end();
+        region.appended_at = Some(Instant::now());
         region.zeroed_end = region.zeroed_end.max(at.end());
         let record = at.end() - start;
         region.ahead = region
@@ -288,10 +297,11 @@ fn read_record(file: &File, at: u64, len: u64) -> Option<(Location, Vec<u8>, Vec
 }
 
 impl Shared {
-    /// The zeroer: whenever the space ahead falls below its target, writes zeros after the end, [`PIECE`] at a
-    /// time under the region lock (an append waits for one piece at most), and syncs each piece outside it at
-    /// once: zeros left dirty would be flushed by the next journal commit of any file on the disk, in the
-    /// middle of someone's `fdatasync`. A failure only costs speed: the thread logs it and stops.
+    /// The zeroer: whenever the space ahead falls below its target, writes zeros after the end once appends
+    /// pause for [`QUIET`] (or at once when little is left), [`PIECE`] at a time under the region lock (an
+    /// append waits for one piece at most), and syncs each piece outside it at once: zeros left dirty would
+    /// be flushed by the next journal commit of any file on the disk, in the middle of someone's `fdatasync`.
+    /// A failure only costs speed: the thread logs it and stops.
     fn zero_ahead(&self) {
         let zeros = vec![0; PIECE as usize];
         let mut region = self.region.lock().expect("block file region lock");
@@ -299,8 +309,18 @@ impl Shared {
             if region.closed {
                 return;
             }
-            if region.zeroed_end - region.end >= region.ahead {
+            let left = region.zeroed_end - region.end;
+            if left >= region.ahead {
                 region = self.low.wait(region).expect("block file region lock");
+                continue;
+            }
+            let since = region.appended_at.map_or(QUIET, |t| t.elapsed());
+            if left >= region.ahead / 4 && since < QUIET {
+                region = self
+                    .low
+                    .wait_timeout(region, QUIET - since)
+                    .expect("block file region lock")
+                    .0;
                 continue;
             }
             // Appends keep `zeroed_end` at or beyond the end: zeros go after both.
