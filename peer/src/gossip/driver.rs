@@ -161,7 +161,6 @@ impl Driver {
                 if self.partitioned.contains(&PkiId(from.pki_id.clone())) {
                     return;
                 }
-                metrics::counter!("gossip_comm_messages_received").increment(1);
                 self.core.handle_message(now, &PkiId(from.pki_id), env);
             }
             CommEvent::Disconnected { pki_id, reason } => {
@@ -243,11 +242,11 @@ impl Driver {
         let (comm, commands) = (self.comm.clone(), self.commands.clone());
         tokio::spawn(async move {
             let result = comm.connect(&endpoint).await.map_err(|e| e.to_string());
+            // Counted by the comm layer once written, as every message is.
             if let (Ok(r), Some((to, env))) = (&result, then_send)
                 && r.pki_id == to.0
-                && comm.send(&to.0, env).is_ok()
             {
-                metrics::counter!("gossip_comm_messages_sent").increment(1);
+                let _ = comm.send(&to.0, env);
             }
             let _ = commands.send(Command::Dialled { endpoint, result }).await;
         });
@@ -260,15 +259,12 @@ impl Driver {
                     if self.partitioned.contains(&to) {
                         continue;
                     }
-                    match self.comm.send(&to.0, env) {
-                        Ok(()) => metrics::counter!("gossip_comm_messages_sent").increment(1),
-                        Err(env)
-                            if !endpoint.is_empty()
-                                && !self.comm.connected().iter().any(|r| r.pki_id == to.0) =>
-                        {
-                            self.dial(endpoint, Some((to, env)));
-                        }
-                        Err(_) => {}
+                    // The comm layer counts what it sends; an envelope it could not queue is sent after a dial.
+                    if let Err(env) = self.comm.send(&to.0, env)
+                        && !endpoint.is_empty()
+                        && !self.comm.connected().iter().any(|r| r.pki_id == to.0)
+                    {
+                        self.dial(endpoint, Some((to, env)));
                     }
                 }
                 Transmit::Connect { endpoint } => self.dial(endpoint, None),
