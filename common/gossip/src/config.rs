@@ -29,8 +29,9 @@ pub struct GossipConfig {
     /// (weft: a height change after a quiet second is published at once, Fabric waits for the next
     /// `publishStateInfoInterval` check). Not shorter: every publication is signed once and verified by every
     /// channel member, and one per block cost each peer about 1.2 ms of CPU per block, in the very
-    /// milliseconds its org's peers spend verifying and committing that block. Nothing waits on it: a block
-    /// that arrives with a gap, or a new connection's StateInfo exchange, starts state transfer at once.
+    /// milliseconds its org's peers spend verifying and committing that block. With push on, nothing waits on
+    /// it: a pushed block that shows a gap, or a new connection's StateInfo exchange, starts state transfer at
+    /// once; with push off (`propagateIterations: 0`), followers learn of new blocks within this gap.
     pub state_info_min_gap: Duration,
     /// Membership diff/log period (`membershipTrackerInterval`).
     pub membership_tracker_interval: Duration,
