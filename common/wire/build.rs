@@ -15,6 +15,13 @@ fn main() {
     let fds = protox::compile(files, ["proto"]).expect("the .proto schema compiles");
     prost_build::Config::new()
         .btree_map(["."])
+        // A block's bytes as they travel (Deliver, gossip push, pull and state transfer) are shared, not copied:
+        // decoding from a frame's `Bytes` slices it, and a stored or forwarded envelope is a reference count.
+        .bytes([
+            ".weft.orderer.DeliverResponseBytes.block",
+            ".weft.gossip.Envelope.payload",
+            ".weft.gossip.Payload.data",
+        ])
         .compile_fds(fds)
         .expect("prost generates code for the schema");
 }

@@ -288,7 +288,7 @@ mod over_the_wire {
         let payload = alive.encode_to_vec();
         let forged = weft_wire::gossip::Envelope {
             signature: signer.sign(&payload),
-            payload,
+            payload: payload.into(),
             secret_envelope: None,
         };
         assert!(comm.send(&target.pki_id, forged).is_ok());

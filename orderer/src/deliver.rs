@@ -8,12 +8,13 @@ use weft_ledger::BlockStore;
 use weft_net::seek::{Refusal, Seek};
 use weft_net::{FrameError, Framed};
 use weft_wire::common::{Envelope, Status};
-use weft_wire::orderer::{
-    DeliverResponse, DeliverResponseBytes, deliver_response, deliver_response_bytes,
-};
+use weft_wire::orderer::{DeliverResponse, DeliverResponseBytes, deliver_response};
 
 use crate::chain::unix_now;
 use crate::registry::Registry;
+
+/// The field number of `DeliverResponseBytes.block`.
+const DELIVER_BLOCK: u32 = 2;
 
 fn status(s: Status) -> DeliverResponse {
     DeliverResponse {
@@ -87,11 +88,15 @@ async fn serve(
         if let Some(cut) = channel.cuts.get(next) {
             weft_ops::trace::set_parent(&span, &cut.trace);
         }
-        let response = DeliverResponseBytes {
-            r#type: Some(deliver_response_bytes::Type::Block(block)),
+        // The block goes out as read, not copied into the frame: the rest of the response, then field 2.
+        let rest = DeliverResponseBytes {
+            r#type: None,
             trace_context: weft_ops::trace::inject(&span),
         };
-        stream.send(&response).instrument(span).await?;
+        stream
+            .send_with_bytes(DELIVER_BLOCK, block.into(), &rest)
+            .instrument(span)
+            .await?;
         metrics::counter!("deliver_blocks_sent", "channel" => channel.id.clone()).increment(1);
     }
 }

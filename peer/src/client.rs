@@ -141,7 +141,7 @@ pub async fn next_block(stream: &mut Framed) -> Result<Option<Block>, ClientErro
 /// A block from a Deliver stream: decoded, as sent, and with the orderer's trace context.
 pub struct Delivered {
     pub block: Block,
-    pub bytes: Vec<u8>,
+    pub bytes: weft_wire::Bytes,
     pub trace: BTreeMap<String, String>,
 }
 
@@ -150,7 +150,7 @@ pub async fn next_block_traced(stream: &mut Framed) -> Result<Option<Delivered>,
     let resp: DeliverResponseBytes = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
     match resp.r#type {
         Some(deliver_response_bytes::Type::Block(bytes)) => {
-            let block = Block::decode(bytes.as_slice())
+            let block = Block::decode(&bytes[..])
                 .map_err(|e| ClientError::Transport(format!("malformed block: {e}")))?;
             Ok(Some(Delivered {
                 block,

@@ -112,7 +112,7 @@ async fn serve(
             Kind::Blocks => {
                 stream
                     .send(&DeliverResponseBytes {
-                        r#type: Some(deliver_response_bytes::Type::Block(bytes)),
+                        r#type: Some(deliver_response_bytes::Type::Block(bytes.into())),
                         trace_context: Default::default(),
                     })
                     .await?

@@ -79,7 +79,7 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                                     .get(&channel, n)
                                     .map(|r| r.trace)
                                     .unwrap_or_default();
-                                (n, b, trace)
+                                (n, b.into(), trace)
                             })
                         })
                         .collect();
@@ -94,7 +94,7 @@ fn intake(
     node: &PeerNode,
     channel: &str,
     seq: u64,
-    data: Vec<u8>,
+    data: weft_wire::Bytes,
     from: weft_gossip::PkiId,
     source: Source,
     trace: &TraceContext,
@@ -114,7 +114,7 @@ fn intake(
             "refused a block from a peer");
         node.gossip.block_rejected(channel, seq);
     };
-    let block = match Block::decode(data.as_slice()) {
+    let block = match Block::decode(&data[..]) {
         Ok(b) if b.header.as_ref().is_some_and(|h| h.number == seq) => b,
         Ok(_) => return refuse(format!("the block is not number {seq}")),
         Err(e) => return refuse(format!("malformed block: {e}")),

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use rand::Rng;
+use weft_wire::Bytes;
 use weft_wire::gossip::{
     DataMessage, Envelope, Payload, RemoteStateRequest, RemoteStateResponse, gossip_message,
 };
@@ -128,7 +129,7 @@ fn past_run(ascending: impl Iterator<Item = u64>, mut n: u64) -> u64 {
 const CHAN_AND_ORG: gossip_message::Tag = gossip_message::Tag::ChanAndOrg;
 const CHAN_OR_ORG: gossip_message::Tag = gossip_message::Tag::ChanOrOrg;
 
-fn data_env(channel: &str, seq: u64, data: Vec<u8>, trace: TraceContext) -> Envelope {
+fn data_env(channel: &str, seq: u64, data: Bytes, trace: TraceContext) -> Envelope {
     let mut msg = message::message(
         CHAN_AND_ORG,
         gossip_message::Content::DataMsg(DataMessage {
@@ -150,7 +151,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         now: Instant,
         channel: &str,
         seq: u64,
-        data: Vec<u8>,
+        data: Bytes,
         trace: TraceContext,
     ) {
         self.block_verified(now, channel, seq, data, None, Source::Orderer, trace);
@@ -164,7 +165,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         now: Instant,
         channel: &str,
         seq: u64,
-        data: Vec<u8>,
+        data: Bytes,
         from: Option<PkiId>,
         source: Source,
         trace: TraceContext,
@@ -573,7 +574,7 @@ impl<C: GossipCrypto> GossipCore<C> {
         channel: &str,
         to: &PkiId,
         nonce: u64,
-        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
+        blocks: Vec<(u64, Bytes, TraceContext)>,
     ) {
         let payloads = blocks
             .into_iter()

@@ -81,7 +81,7 @@ pub enum Event {
     BlockReceived {
         channel: String,
         seq: u64,
-        data: Vec<u8>,
+        data: weft_wire::Bytes,
         from: PkiId,
         source: crate::blocks::Source,
         /// The sender's span for the block.

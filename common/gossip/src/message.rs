@@ -53,7 +53,7 @@ pub fn signed(crypto: &dyn GossipCrypto, msg: &GossipMessage) -> Envelope {
     let payload = msg.encode_to_vec();
     let signature = crypto.sign(&payload);
     Envelope {
-        payload,
+        payload: payload.into(),
         signature,
         secret_envelope: None,
     }
@@ -62,7 +62,7 @@ pub fn signed(crypto: &dyn GossipCrypto, msg: &GossipMessage) -> Envelope {
 /// Encodes `msg` without a signature (types Fabric does not sign: requests, responses, pull phases).
 pub fn unsigned(msg: &GossipMessage) -> Envelope {
     Envelope {
-        payload: msg.encode_to_vec(),
+        payload: msg.encode_to_vec().into(),
         signature: Vec::new(),
         secret_envelope: None,
     }
@@ -106,9 +106,9 @@ pub fn internal_endpoint(
     }
 }
 
-/// Decodes an envelope's payload.
+/// Decodes an envelope's payload; a block it carries shares the envelope's bytes.
 pub fn open(env: &Envelope) -> Result<GossipMessage, Reject> {
-    GossipMessage::decode(env.payload.as_slice()).map_err(|e| Reject::Malformed(e.to_string()))
+    GossipMessage::decode(env.payload.clone()).map_err(|e| Reject::Malformed(e.to_string()))
 }
 
 /// A message with `content` and `tag`.
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(internal_endpoint(&Fixed, &forged, b"x"), None);
         assert!(matches!(
             open(&Envelope {
-                payload: vec![0xff, 0xff],
+                payload: vec![0xff, 0xff].into(),
                 ..env
             }),
             Err(Reject::Malformed(_))

@@ -51,7 +51,7 @@ fn verified(sim: &mut Sim, i: usize, seq: u64) {
         now,
         CH,
         seq,
-        block(seq),
+        block(seq).into(),
         None,
         Source::StateTransfer,
         trace,
@@ -185,7 +185,7 @@ fn a_tampered_copy_is_dropped_and_a_good_copy_still_accepted() {
         content: Some(gossip_message::Content::DataMsg(DataMessage {
             payload: Some(Payload {
                 seq_num: 1,
-                data: b"tampered 1".to_vec(),
+                data: b"tampered 1".to_vec().into(),
                 trace_context: Default::default(),
             }),
         })),

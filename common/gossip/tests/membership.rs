@@ -279,7 +279,7 @@ fn forged_and_impersonating_messages_are_rejected_and_counted() {
         b,
         a,
         weft_wire::gossip::Envelope {
-            payload: vec![0xff; 3],
+            payload: vec![0xff; 3].into(),
             ..Default::default()
         },
     );

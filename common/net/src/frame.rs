@@ -3,6 +3,7 @@
 //! A frame is a 4-byte big-endian length followed by that many bytes of one protobuf message. A frame
 //! longer than the stream's maximum is refused before its body is read, and the stream is reset.
 
+use bytes::{Bytes, BytesMut};
 use prost::Message;
 use quinn::{RecvStream, SendStream};
 
@@ -49,7 +50,24 @@ impl Framed {
 
     /// Sends one message.
     pub async fn send<M: Message>(&mut self, msg: &M) -> Result<(), FrameError> {
-        let result = write_frame(&mut self.send, msg.encode_to_vec(), self.max).await;
+        let result = write_frame(&mut self.send, vec![msg.encode_to_vec().into()], self.max).await;
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// Sends `rest` with its bytes field number `field` set to `value`, without copying `value` (see
+    /// [`with_bytes_field`]).
+    pub async fn send_with_bytes<M: Message>(
+        &mut self,
+        field: u32,
+        value: Bytes,
+        rest: &M,
+    ) -> Result<(), FrameError> {
+        let result = write_frame(
+            &mut self.send,
+            with_bytes_field(field, value, rest),
+            self.max,
+        )
+        .await;
         result.map_err(|e| self.explain(e))
     }
 
@@ -58,7 +76,7 @@ impl Framed {
         let frame = read_frame(&mut self.recv, self.max).await;
         match frame.map_err(|e| self.explain(e))? {
             None => Ok(None),
-            Some(bytes) => M::decode(bytes.as_slice())
+            Some(bytes) => M::decode(bytes)
                 .map(Some)
                 .map_err(|e| FrameError::Malformed(e.to_string())),
         }
@@ -81,34 +99,38 @@ impl Framed {
     }
 }
 
-/// Writes one frame. The body is handed to QUIC as it is (`write_all(&[u8])` would copy it first: a few
-/// hundred KB per block and hop).
+/// The encoding of `rest` with its bytes field number `field` set to `value`, as parts to write one after
+/// the other: `value` is referenced, not copied. Protobuf decodes concatenated encodings as one message, the
+/// fields of both, so the field need not come in its numbered place; `rest` must leave it empty.
+pub fn with_bytes_field<M: Message>(field: u32, value: Bytes, rest: &M) -> Vec<Bytes> {
+    let mut head = Vec::with_capacity(16);
+    prost::encoding::encode_key(field, prost::encoding::WireType::LengthDelimited, &mut head);
+    prost::encoding::encode_varint(value.len() as u64, &mut head);
+    vec![head.into(), value, rest.encode_to_vec().into()]
+}
+
+/// Writes one frame of `parts`, concatenated. The parts are handed to QUIC as they are (`write_all(&[u8])`
+/// would copy them first: a few hundred KB per block and hop).
 pub async fn write_frame(
     send: &mut SendStream,
-    body: Vec<u8>,
+    parts: Vec<Bytes>,
     max: usize,
 ) -> Result<(), FrameError> {
-    if body.len() > max {
-        return Err(FrameError::TooLarge {
-            len: body.len(),
-            max,
-        });
+    let len: usize = parts.iter().map(Bytes::len).sum();
+    if len > max {
+        return Err(FrameError::TooLarge { len, max });
     }
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
-        len: body.len(),
-        max,
-    })?;
-    let mut chunks = [
-        bytes::Bytes::copy_from_slice(&len.to_be_bytes()),
-        bytes::Bytes::from(body),
-    ];
+    let prefix = u32::try_from(len).map_err(|_| FrameError::TooLarge { len, max })?;
+    let mut chunks = Vec::with_capacity(parts.len() + 1);
+    chunks.push(Bytes::copy_from_slice(&prefix.to_be_bytes()));
+    chunks.extend(parts);
     send.write_all_chunks(&mut chunks)
         .await
         .map_err(|e| FrameError::Connection(e.to_string()))
 }
 
 /// Reads one frame; `None` on a clean end of stream before a length prefix.
-pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Vec<u8>>, FrameError> {
+pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Bytes>, FrameError> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -127,10 +149,73 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Vec<
         let _ = recv.stop(quinn::VarInt::from_u32(1));
         return Err(FrameError::TooLarge { len, max });
     }
-    let mut body = vec![0u8; len];
-    recv.read_exact(&mut body).await.map_err(|e| match e {
-        quinn::ReadExactError::FinishedEarly(_) => FrameError::Truncated,
-        quinn::ReadExactError::ReadError(e) => FrameError::Connection(e.to_string()),
-    })?;
-    Ok(Some(body))
+    // Filled from QUIC's chunks as they come, with no zeroing first; frozen, it is what messages decoded from
+    // the frame share.
+    let mut body = BytesMut::new();
+    while body.len() < len {
+        let chunk = recv
+            .read_chunk(len - body.len(), true)
+            .await
+            .map_err(|e| FrameError::Connection(e.to_string()))?
+            .ok_or(FrameError::Truncated)?;
+        if chunk.bytes.len() == len {
+            // The whole frame in one chunk: shared as it is.
+            return Ok(Some(chunk.bytes));
+        }
+        if body.is_empty() {
+            body.reserve(len);
+        }
+        body.extend_from_slice(&chunk.bytes);
+    }
+    Ok(Some(body.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_wire::gossip::{Envelope, SecretEnvelope};
+    use weft_wire::orderer::{DeliverResponseBytes, deliver_response_bytes};
+
+    fn joined(parts: Vec<Bytes>) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn a_bytes_field_sent_apart_decodes_as_the_whole_message() {
+        let payload = Bytes::from(vec![7u8; 300 * 1024]);
+        let env = Envelope {
+            payload: payload.clone(),
+            signature: b"sig".to_vec(),
+            secret_envelope: Some(SecretEnvelope {
+                payload: b"secret".to_vec(),
+                signature: b"s2".to_vec(),
+            }),
+        };
+        let rest = Envelope {
+            payload: Bytes::new(),
+            ..env.clone()
+        };
+        let parts = with_bytes_field(1, payload.clone(), &rest);
+        // Referenced, not copied.
+        assert_eq!(parts[1].as_ptr(), payload.as_ptr());
+        assert_eq!(joined(parts), env.encode_to_vec());
+
+        // A oneof member that is not the first field, and an empty value.
+        let block = Bytes::from_static(b"a block");
+        let rest = DeliverResponseBytes {
+            r#type: None,
+            trace_context: [("traceparent".to_string(), "00-ab".to_string())].into(),
+        };
+        let parts = with_bytes_field(2, block.clone(), &rest);
+        let back = DeliverResponseBytes::decode(joined(parts).as_slice()).unwrap();
+        assert_eq!(
+            back.r#type,
+            Some(deliver_response_bytes::Type::Block(block))
+        );
+        assert_eq!(back.trace_context, rest.trace_context);
+        let empty = Envelope::decode(
+            joined(with_bytes_field(1, Bytes::new(), &Envelope::default())).as_slice(),
+        );
+        assert_eq!(empty.unwrap(), Envelope::default());
+    }
 }

@@ -166,7 +166,7 @@ async fn messages_sent_on_the_losing_connection_of_a_simultaneous_dial_arrive() 
                         })
                         .expect("events");
                 if let CommEvent::Message { env, .. } = ev {
-                    let text = String::from_utf8(env.payload).unwrap();
+                    let text = String::from_utf8(env.payload.to_vec()).unwrap();
                     if let Some(i) = text.strip_prefix(tag) {
                         got.insert(i.parse::<usize>().unwrap());
                     }
@@ -271,7 +271,7 @@ async fn a_malformed_frame_closes_only_that_connection() {
     )
     .await;
 
-    weft_net::frame::write_frame(&mut stream.send, vec![0x0a, 0xff, 0xff], 1024)
+    weft_net::frame::write_frame(&mut stream.send, vec![vec![0x0a, 0xff, 0xff].into()], 1024)
         .await
         .unwrap();
     let ev = expect_event(
@@ -353,7 +353,7 @@ async fn sending_to_a_peer_that_does_not_read_overflows_its_queue() {
     assert_eq!(a.comm.connect(&mute_addr).await.unwrap().pki_id, mute_pki);
 
     let big = Envelope {
-        payload: vec![7; 64 * 1024],
+        payload: vec![7; 64 * 1024].into(),
         ..Default::default()
     };
     let deadline = tokio::time::Instant::now() + DEADLINE;

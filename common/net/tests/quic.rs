@@ -193,7 +193,7 @@ async fn oversized_and_malformed_frames_are_refused() {
 
     // Not protobuf.
     let mut s = conn.open().await.unwrap();
-    weft_net::frame::write_frame(&mut s.send, vec![0x0a, 0xff, 0xff, 0xff], 1024)
+    weft_net::frame::write_frame(&mut s.send, vec![vec![0x0a, 0xff, 0xff, 0xff].into()], 1024)
         .await
         .unwrap();
     let reply = s.recv::<Envelope>().await.unwrap().unwrap();

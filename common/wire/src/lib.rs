@@ -35,6 +35,7 @@ pub mod service {
     include!(concat!(env!("OUT_DIR"), "/weft.service.rs"));
 }
 
+pub use bytes::Bytes;
 pub use prost::Message;
 
 /// Decodes a message, naming what was being decoded when the bytes are malformed.
@@ -108,7 +109,9 @@ mod tests {
         let raw: DeliverResponseBytes = decode("deliver response", &full.encode_to_vec()).unwrap();
         assert_eq!(
             raw.r#type,
-            Some(deliver_response_bytes::Type::Block(block.encode_to_vec()))
+            Some(deliver_response_bytes::Type::Block(
+                block.encode_to_vec().into()
+            ))
         );
         assert_eq!(raw.trace_context, trace_context);
         let back: DeliverResponse = decode("deliver response", &raw.encode_to_vec()).unwrap();

@@ -28,7 +28,7 @@ pub enum Delivery {
     Block {
         channel: String,
         seq: u64,
-        data: Vec<u8>,
+        data: weft_wire::Bytes,
         from: PkiId,
         source: Source,
         /// The sender's span for the block.
@@ -56,7 +56,7 @@ pub enum Command {
     BlockVerified {
         channel: String,
         seq: u64,
-        data: Vec<u8>,
+        data: weft_wire::Bytes,
         from: Option<PkiId>,
         source: Source,
         trace: TraceContext,
@@ -74,7 +74,7 @@ pub enum Command {
         channel: String,
         to: PkiId,
         nonce: u64,
-        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
+        blocks: Vec<(u64, weft_wire::Bytes, TraceContext)>,
     },
     Join {
         channel: String,
@@ -128,7 +128,7 @@ impl GossipHandle {
         &self,
         channel: &str,
         seq: u64,
-        data: Vec<u8>,
+        data: weft_wire::Bytes,
         from: Option<PkiId>,
         source: Source,
         trace: TraceContext,
@@ -169,7 +169,7 @@ impl GossipHandle {
         channel: &str,
         to: PkiId,
         nonce: u64,
-        blocks: Vec<(u64, Vec<u8>, TraceContext)>,
+        blocks: Vec<(u64, weft_wire::Bytes, TraceContext)>,
     ) {
         self.command(Command::AnswerState {
             channel: channel.to_string(),
@@ -180,7 +180,13 @@ impl GossipHandle {
     }
 
     /// A block from the orderer, committed: push it to the org.
-    pub fn from_orderer(&self, channel: &str, seq: u64, data: Vec<u8>, trace: TraceContext) {
+    pub fn from_orderer(
+        &self,
+        channel: &str,
+        seq: u64,
+        data: weft_wire::Bytes,
+        trace: TraceContext,
+    ) {
         self.command(Command::BlockVerified {
             channel: channel.to_string(),
             seq,

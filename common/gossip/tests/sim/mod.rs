@@ -384,7 +384,7 @@ impl Sim {
                 } else {
                     let from = Some(from.clone());
                     core.block_verified(now, channel, *seq, data.clone(), from, *source, trace);
-                    node.accept(now, channel, *seq, data.clone());
+                    node.accept(now, channel, *seq, data.to_vec());
                 }
                 true
             }
@@ -400,7 +400,7 @@ impl Sim {
                     .filter_map(|n| {
                         ledger
                             .get(n as usize)
-                            .map(|d| (n, d.clone(), Sim::trace_of(&node.name)))
+                            .map(|d| (n, d.clone().into(), Sim::trace_of(&node.name)))
                     })
                     .collect();
                 node.core
@@ -426,7 +426,7 @@ impl Sim {
         node.accept(now, channel, seq, data.to_vec());
         let trace = Sim::trace_of(&node.name);
         node.core_mut()
-            .block_from_orderer(now, channel, seq, data.to_vec(), trace);
+            .block_from_orderer(now, channel, seq, data.to_vec().into(), trace);
         self.pump();
     }
 

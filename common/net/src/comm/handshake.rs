@@ -54,7 +54,7 @@ pub(crate) fn build(auth: &dyn HandshakeAuth, own_tls_hash: &[u8], probe: bool) 
     let payload = msg.encode_to_vec();
     let signature = auth.sign(&payload);
     Envelope {
-        payload,
+        payload: payload.into(),
         signature,
         secret_envelope: None,
     }
@@ -107,7 +107,7 @@ pub(crate) fn verify(
     env: &Envelope,
 ) -> Result<Verified, Refusal> {
     let cert = peer_cert.ok_or_else(|| Refusal::new("no_tls_cert", "no TLS certificate"))?;
-    let msg = GossipMessage::decode(env.payload.as_slice())
+    let msg = GossipMessage::decode(&env.payload[..])
         .map_err(|e| Refusal::new("malformed", format!("payload is not a GossipMessage: {e}")))?;
     let Some(Content::Conn(conn)) = msg.content else {
         return Err(Refusal::new(
@@ -194,7 +194,7 @@ mod tests {
     }
 
     fn with_conn(env: &Envelope, f: impl FnOnce(&mut ConnEstablish)) -> Envelope {
-        let mut msg = GossipMessage::decode(env.payload.as_slice()).unwrap();
+        let mut msg = GossipMessage::decode(&env.payload[..]).unwrap();
         let Some(Content::Conn(c)) = msg.content.as_mut() else {
             unreachable!()
         };
@@ -202,7 +202,7 @@ mod tests {
         let payload = msg.encode_to_vec();
         Envelope {
             signature: Fake { org: "Org1MSP" }.sign(&payload),
-            payload,
+            payload: payload.into(),
             secret_envelope: None,
         }
     }
@@ -223,12 +223,12 @@ mod tests {
         let good = build(&Fake { org: "Org1MSP" }, &sha256(CERT), false);
         assert_eq!(reason(verify(&me, None, &good)), "no_tls_cert");
         let garbage = Envelope {
-            payload: vec![0xff; 3],
+            payload: vec![0xff; 3].into(),
             ..good.clone()
         };
         assert_eq!(reason(verify(&me, Some(CERT), &garbage)), "malformed");
         let not_conn = Envelope {
-            payload: GossipMessage::default().encode_to_vec(),
+            payload: GossipMessage::default().encode_to_vec().into(),
             ..good.clone()
         };
         assert_eq!(

@@ -19,7 +19,10 @@ use super::Inner;
 use super::handshake::hex;
 use super::registry::{AfterEnd, Ending, code};
 use super::types::{CommEvent, RemotePeer};
-use crate::frame::{FrameError, Framed, read_frame, write_frame};
+use crate::frame::{FrameError, Framed, read_frame, with_bytes_field, write_frame};
+
+/// The field number of `Envelope.payload` in the gossip schema.
+const ENVELOPE_PAYLOAD: u32 = 1;
 
 /// Everything a registered connection's tasks need.
 pub(crate) struct Link {
@@ -219,7 +222,7 @@ async fn read_loop(
             Err(FrameError::Connection(e)) => return broken(&conn, e),
             Err(e) => return malformed(&from, e.to_string()),
         };
-        let env = match Envelope::decode(bytes.as_slice()) {
+        let env = match Envelope::decode(bytes) {
             Ok(env) => env,
             Err(e) => return malformed(&from, format!("not a gossip envelope: {e}")),
         };
@@ -257,7 +260,7 @@ async fn write_loop(
     to: Vec<u8>,
 ) -> Ending {
     loop {
-        let env = tokio::select! {
+        let mut env = tokio::select! {
             biased;
             _ = told(&mut stop) => break,
             env = queue.recv() => match env {
@@ -265,8 +268,11 @@ async fn write_loop(
                 None => break,
             },
         };
+        // The payload (a block, for pushes) goes out as it is held, not copied into the frame.
+        let payload = std::mem::take(&mut env.payload);
+        let parts = with_bytes_field(ENVELOPE_PAYLOAD, payload, &env);
         let written = tokio::select! {
-            r = write_frame(&mut send, env.encode_to_vec(), max_frame) => r,
+            r = write_frame(&mut send, parts, max_frame) => r,
             _ = told(&mut stop) => {
                 // Mid-frame (the remote is not reading): reset, so it never sees a truncated frame.
                 let ending = stop.borrow().clone().unwrap_or_else(|| Ending::new(code::CLOSED, "closed"));

@@ -142,7 +142,7 @@ pub fn handshake(auth: &TestAuth, tls_cert_hash: Vec<u8>, probe: bool) -> Envelo
     .encode_to_vec();
     Envelope {
         signature: auth.sign(&payload),
-        payload,
+        payload: payload.into(),
         secret_envelope: None,
     }
 }
@@ -150,7 +150,7 @@ pub fn handshake(auth: &TestAuth, tls_cert_hash: Vec<u8>, probe: bool) -> Envelo
 /// A gossip envelope carrying `text` (the comm layer does not look inside).
 pub fn msg(text: &str) -> Envelope {
     Envelope {
-        payload: text.as_bytes().to_vec(),
+        payload: text.as_bytes().to_vec().into(),
         ..Default::default()
     }
 }
