@@ -5,16 +5,13 @@ use std::sync::Arc;
 use tracing::Instrument;
 use weft_crypto::envelope;
 use weft_ledger::BlockStore;
-use weft_net::seek::{Refusal, Seek};
+use weft_net::seek::{self, Refusal, Seek};
 use weft_net::{FrameError, Framed};
 use weft_wire::common::{Envelope, Status};
-use weft_wire::orderer::{DeliverResponse, DeliverResponseBytes, deliver_response};
+use weft_wire::orderer::{DeliverResponse, deliver_response};
 
 use crate::chain::unix_now;
 use crate::registry::Registry;
-
-/// The field number of `DeliverResponseBytes.block`.
-const DELIVER_BLOCK: u32 = 2;
 
 fn status(s: Status) -> DeliverResponse {
     DeliverResponse {
@@ -88,13 +85,8 @@ async fn serve(
         if let Some(cut) = channel.cuts.get(next) {
             weft_ops::trace::set_parent(&span, &cut.trace);
         }
-        // The block goes out as read, not copied into the frame: the rest of the response, then field 2.
-        let rest = DeliverResponseBytes {
-            r#type: None,
-            trace_context: weft_ops::trace::inject(&span),
-        };
-        stream
-            .send_with_bytes(DELIVER_BLOCK, block.into(), &rest)
+        let trace = weft_ops::trace::inject(&span);
+        seek::send_block(stream, block.into(), trace)
             .instrument(span)
             .await?;
         metrics::counter!("deliver_blocks_sent", "channel" => channel.id.clone()).increment(1);

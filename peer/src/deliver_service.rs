@@ -12,13 +12,10 @@ use std::sync::Arc;
 
 use weft_crypto::envelope;
 use weft_ledger::BlockStore;
-use weft_net::seek::{Refusal, Seek};
+use weft_net::seek::{self, Refusal, Seek};
 use weft_net::{FrameError, Framed};
 use weft_wire::common::{Block, Envelope, Status, TxValidationCode};
-use weft_wire::orderer::{
-    DeliverResponse, DeliverResponseBytes, FilteredBlock, FilteredTransaction, deliver_response,
-    deliver_response_bytes,
-};
+use weft_wire::orderer::{DeliverResponse, FilteredBlock, FilteredTransaction, deliver_response};
 
 use crate::node::PeerNode;
 
@@ -109,14 +106,7 @@ async fn serve(
             Err(e) => return Ok(Err((Status::InternalServerError, e.to_string()))),
         };
         match kind {
-            Kind::Blocks => {
-                stream
-                    .send(&DeliverResponseBytes {
-                        r#type: Some(deliver_response_bytes::Type::Block(bytes.into())),
-                        trace_context: Default::default(),
-                    })
-                    .await?
-            }
+            Kind::Blocks => seek::send_block(stream, bytes.into(), Default::default()).await?,
             Kind::Filtered => {
                 let block = match weft_wire::decode::<Block>("block", &bytes) {
                     Ok(b) => b,

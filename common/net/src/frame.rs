@@ -149,23 +149,21 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Byte
         let _ = recv.stop(quinn::VarInt::from_u32(1));
         return Err(FrameError::TooLarge { len, max });
     }
-    // Filled from QUIC's chunks as they come, with no zeroing first; frozen, it is what messages decoded from
-    // the frame share.
+    // A frame that came in one chunk is shared as it is; one in several is gathered into a buffer, with no
+    // zeroing first. Messages decoded from the frame share it.
     let mut body = BytesMut::new();
     while body.len() < len {
         let chunk = recv
             .read_chunk(len - body.len(), true)
             .await
             .map_err(|e| FrameError::Connection(e.to_string()))?
-            .ok_or(FrameError::Truncated)?;
-        if chunk.bytes.len() == len {
-            // The whole frame in one chunk: shared as it is.
-            return Ok(Some(chunk.bytes));
+            .ok_or(FrameError::Truncated)?
+            .bytes;
+        if chunk.len() == len {
+            return Ok(Some(chunk));
         }
-        if body.is_empty() {
-            body.reserve(len);
-        }
-        body.extend_from_slice(&chunk.bytes);
+        body.reserve(len - body.len());
+        body.extend_from_slice(&chunk);
     }
     Ok(Some(body.freeze()))
 }
@@ -173,8 +171,10 @@ pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Option<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_wire::gossip::{Envelope, SecretEnvelope};
-    use weft_wire::orderer::{DeliverResponseBytes, deliver_response_bytes};
+    use weft_wire::gossip::{ENVELOPE_PAYLOAD_FIELD, Envelope, SecretEnvelope};
+    use weft_wire::orderer::{
+        DELIVER_RESPONSE_BLOCK_FIELD, DeliverResponseBytes, deliver_response_bytes,
+    };
 
     fn joined(parts: Vec<Bytes>) -> Vec<u8> {
         parts.concat()
@@ -195,7 +195,7 @@ mod tests {
             payload: Bytes::new(),
             ..env.clone()
         };
-        let parts = with_bytes_field(1, payload.clone(), &rest);
+        let parts = with_bytes_field(ENVELOPE_PAYLOAD_FIELD, payload.clone(), &rest);
         // Referenced, not copied.
         assert_eq!(parts[1].as_ptr(), payload.as_ptr());
         assert_eq!(joined(parts), env.encode_to_vec());
@@ -206,7 +206,7 @@ mod tests {
             r#type: None,
             trace_context: [("traceparent".to_string(), "00-ab".to_string())].into(),
         };
-        let parts = with_bytes_field(2, block.clone(), &rest);
+        let parts = with_bytes_field(DELIVER_RESPONSE_BLOCK_FIELD, block.clone(), &rest);
         let back = DeliverResponseBytes::decode(joined(parts).as_slice()).unwrap();
         assert_eq!(
             back.r#type,
@@ -214,7 +214,12 @@ mod tests {
         );
         assert_eq!(back.trace_context, rest.trace_context);
         let empty = Envelope::decode(
-            joined(with_bytes_field(1, Bytes::new(), &Envelope::default())).as_slice(),
+            joined(with_bytes_field(
+                ENVELOPE_PAYLOAD_FIELD,
+                Bytes::new(),
+                &Envelope::default(),
+            ))
+            .as_slice(),
         );
         assert_eq!(empty.unwrap(), Envelope::default());
     }

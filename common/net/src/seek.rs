@@ -2,11 +2,33 @@
 //! a signed `SeekInfo` resolved against the chain's height, then each block number in turn as the chain grows
 //! to hold it.
 
+use std::collections::BTreeMap;
+
 use tokio::sync::watch;
+use weft_wire::Bytes;
 use weft_wire::common::Status;
-use weft_wire::orderer::{SeekInfo, SeekPosition, seek_info, seek_position};
+use weft_wire::orderer::{
+    DELIVER_RESPONSE_BLOCK_FIELD, DeliverResponseBytes, SeekInfo, SeekPosition, seek_info,
+    seek_position,
+};
 
 use crate::frame::{FrameError, Framed};
+
+/// Sends one block of a Deliver stream as its ledger stores it: the rest of the response, then the block,
+/// which goes to QUIC as held rather than copied into the frame.
+pub async fn send_block(
+    stream: &mut Framed,
+    block: Bytes,
+    trace_context: BTreeMap<String, String>,
+) -> Result<(), FrameError> {
+    let rest = DeliverResponseBytes {
+        r#type: None,
+        trace_context,
+    };
+    stream
+        .send_with_bytes(DELIVER_RESPONSE_BLOCK_FIELD, block, &rest)
+        .await
+}
 
 /// Why a stream ends before its range: the status to send and the reason to log.
 pub type Refusal = (Status, String);

@@ -13,11 +13,18 @@ pub mod common {
 /// Broadcast and Deliver messages (Fabric's `orderer` package).
 pub mod orderer {
     include!(concat!(env!("OUT_DIR"), "/weft.orderer.rs"));
+
+    /// The field number of `DeliverResponseBytes.block`, for writing a block apart from the rest of the
+    /// response (a frame of parts, so that the block is not copied).
+    pub const DELIVER_RESPONSE_BLOCK_FIELD: u32 = 2;
 }
 
 /// Gossip messages (Fabric's `gossip` package).
 pub mod gossip {
     include!(concat!(env!("OUT_DIR"), "/weft.gossip.rs"));
+
+    /// The field number of `Envelope.payload`, for writing the payload apart from the rest of the envelope.
+    pub const ENVELOPE_PAYLOAD_FIELD: u32 = 1;
 }
 
 /// Proposals, read/write sets, endorsements and transactions (Fabric's `peer` and `rwset` packages).
@@ -116,6 +123,27 @@ mod tests {
         assert_eq!(raw.trace_context, trace_context);
         let back: DeliverResponse = decode("deliver response", &raw.encode_to_vec()).unwrap();
         assert_eq!(back, full);
+    }
+
+    #[test]
+    fn the_field_numbers_named_here_are_the_schemas() {
+        // A length-delimited field's key byte is (number << 3) | 2.
+        let key = |n: u32| (n << 3 | 2) as u8;
+        let env = gossip::Envelope {
+            payload: Bytes::from_static(b"p"),
+            ..Default::default()
+        };
+        assert_eq!(env.encode_to_vec()[0], key(gossip::ENVELOPE_PAYLOAD_FIELD));
+        let resp = orderer::DeliverResponseBytes {
+            r#type: Some(orderer::deliver_response_bytes::Type::Block(
+                Bytes::from_static(b"b"),
+            )),
+            trace_context: Default::default(),
+        };
+        assert_eq!(
+            resp.encode_to_vec()[0],
+            key(orderer::DELIVER_RESPONSE_BLOCK_FIELD)
+        );
     }
 
     #[test]

@@ -13,16 +13,13 @@ use std::time::Duration;
 use prost::Message;
 use quinn::{RecvStream, SendStream};
 use tokio::sync::{mpsc, oneshot, watch};
-use weft_wire::gossip::Envelope;
+use weft_wire::gossip::{ENVELOPE_PAYLOAD_FIELD, Envelope};
 
 use super::Inner;
 use super::handshake::hex;
 use super::registry::{AfterEnd, Ending, code};
 use super::types::{CommEvent, RemotePeer};
 use crate::frame::{FrameError, Framed, read_frame, with_bytes_field, write_frame};
-
-/// The field number of `Envelope.payload` in the gossip schema.
-const ENVELOPE_PAYLOAD: u32 = 1;
 
 /// Everything a registered connection's tasks need.
 pub(crate) struct Link {
@@ -270,7 +267,7 @@ async fn write_loop(
         };
         // The payload (a block, for pushes) goes out as it is held, not copied into the frame.
         let payload = std::mem::take(&mut env.payload);
-        let parts = with_bytes_field(ENVELOPE_PAYLOAD, payload, &env);
+        let parts = with_bytes_field(ENVELOPE_PAYLOAD_FIELD, payload, &env);
         let written = tokio::select! {
             r = write_frame(&mut send, parts, max_frame) => r,
             _ = told(&mut stop) => {
