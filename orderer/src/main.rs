@@ -31,6 +31,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    weft_ops::malloc::keep_freed_memory();
     let cli = Cli::parse();
     if let Some(Command::Version) = cli.command {
         println!(

@@ -5,6 +5,7 @@ use clap::Parser;
 use weft_peer::cli::{Cli, Command, NodeCmd};
 
 fn main() {
+    weft_ops::malloc::keep_freed_memory();
     if let Err(e) = run() {
         eprintln!("Error: {e:#}");
         std::process::exit(1);

@@ -9,11 +9,13 @@
 //! - [`logging`]: `FABRIC_LOGGING_SPEC` grammar (`gossip=debug:info`) on top of `tracing`, changeable at run time.
 //! - [`admin`]: the operations service (`/healthz`, `/version`, `/metrics`, `/logspec`) as an axum [`axum::Router`],
 //!   the Prometheus recorder, a graceful `serve`, and a tiny blocking HTTP client for status probes.
+//! - [`malloc`]: how the C allocator keeps freed memory (set first thing in each node's `main`).
 //! - [`signals`]: shutdown on SIGINT or SIGTERM.
 //! - [`trace`]: OTLP span export and the W3C trace context that messages carry.
 
 pub mod admin;
 pub mod config;
 pub mod logging;
+pub mod malloc;
 pub mod signals;
 pub mod trace;
