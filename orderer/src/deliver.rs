@@ -69,7 +69,7 @@ async fn serve(
             Ok(None) => return Ok(Ok(())),
             Err(refusal) => return Ok(Err(refusal)),
         };
-        // Sent as the ledger stores it (see DeliverResponseBytes).
+        // Sent as the ledger stores it (see DeliverResponseBytes), from memory for the newest blocks.
         let block = match channel.ledger.block_bytes(next) {
             Ok(Some(b)) => b,
             Ok(None) => {
@@ -86,7 +86,7 @@ async fn serve(
             weft_ops::trace::set_parent(&span, &cut.trace);
         }
         let trace = weft_ops::trace::inject(&span);
-        seek::send_block(stream, block.into(), trace)
+        seek::send_block(stream, block, trace)
             .instrument(span)
             .await?;
         metrics::counter!("deliver_blocks_sent", "channel" => channel.id.clone()).increment(1);

@@ -106,7 +106,7 @@ async fn serve(
             Err(e) => return Ok(Err((Status::InternalServerError, e.to_string()))),
         };
         match kind {
-            Kind::Blocks => seek::send_block(stream, bytes.into(), Default::default()).await?,
+            Kind::Blocks => seek::send_block(stream, bytes, Default::default()).await?,
             Kind::Filtered => {
                 let block = match weft_wire::decode::<Block>("block", &bytes) {
                     Ok(b) => b,

@@ -79,7 +79,7 @@ pub async fn run(node: Arc<PeerNode>, mut deliveries: mpsc::Receiver<Delivery>) 
                                     .get(&channel, n)
                                     .map(|r| r.trace)
                                     .unwrap_or_default();
-                                (n, b.into(), trace)
+                                (n, b, trace)
                             })
                         })
                         .collect();

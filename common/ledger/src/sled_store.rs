@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use weft_crypto::block::header_hash;
+use weft_wire::Bytes;
 use weft_wire::common::Block;
 use weft_wire::ledger::CommitRecord;
 
 use crate::block_file::{self, BlockFile, Location};
 use crate::pending::{Appended, Pending};
+use crate::recent::Recent;
 use crate::store::{
     BlockStore, ChainInfo, Commit, LedgerError, StateVersion, TxLocation, Versioned,
 };
@@ -57,6 +59,8 @@ pub struct SledStore {
     info: RwLock<ChainInfo>,
     /// Appended blocks not yet in sled.
     pending: Mutex<Pending>,
+    /// The newest blocks appended, encoded.
+    recent: Mutex<Recent>,
     /// When sled was last flushed, and how often it is.
     flushed: Mutex<Instant>,
     flush_every: Duration,
@@ -143,6 +147,7 @@ impl SledStore {
             trees,
             info: RwLock::new(info),
             pending: Mutex::default(),
+            recent: Mutex::default(),
             flushed: Mutex::new(Instant::now()),
             flush_every: INDEX_FLUSH_EVERY,
         })
@@ -284,9 +289,14 @@ impl BlockStore for SledStore {
                 got: header.number,
             });
         }
+        let bytes = Bytes::from(block.encode_to_vec());
         let at = self
             .file
-            .append(&commit.to_record().encode_to_vec(), &block.encode_to_vec())?;
+            .append(&commit.to_record().encode_to_vec(), &bytes)?;
+        self.recent
+            .lock()
+            .expect("ledger recent lock")
+            .push(header.number, bytes);
         let next = info.after(header);
         let state: Vec<_> = state_entries(&commit).collect();
         self.pending().add(
@@ -321,12 +331,15 @@ impl BlockStore for SledStore {
         Ok(())
     }
 
-    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+    fn block_bytes(&self, number: u64) -> Result<Option<Bytes>, LedgerError> {
+        if let Some(b) = self.recent.lock().expect("ledger recent lock").get(number) {
+            return Ok(Some(b));
+        }
         let at = match self.pending().location(number) {
             Some(at) => Some(at),
             None => self.trees.location(number)?,
         };
-        at.map(|at| self.file.read(at)).transpose()
+        at.map(|at| self.file.read(at).map(Bytes::from)).transpose()
     }
 
     fn tx_location(&self, tx_id: &str) -> Result<Option<TxLocation>, LedgerError> {
@@ -564,5 +577,40 @@ mod tests {
             Some((b"1".to_vec(), StateVersion { block: 1, tx: 0 }))
         );
         assert_eq!(reopened.block(1).unwrap().as_ref(), Some(&one));
+    }
+
+    #[test]
+    fn the_newest_blocks_are_read_from_memory_and_older_ones_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // Blocks of 1 MB: the oldest fall out of the recent ones after eight.
+        let mut blocks = Vec::new();
+        for _ in 0..12 {
+            let info = store.info();
+            let b = new_block(
+                info.height,
+                info.current_hash,
+                vec![vec![info.height as u8; 1 << 20]],
+            );
+            store.append(&b, Commit::default()).unwrap();
+            blocks.push(b);
+        }
+        let newest = store.block_bytes(11).unwrap().unwrap();
+        assert_eq!(newest, blocks[11].encode_to_vec());
+        // The same buffer each time: no read, no copy.
+        let again = store.block_bytes(11).unwrap().unwrap();
+        assert_eq!(newest.as_ptr(), again.as_ptr());
+        let oldest = store.block_bytes(0).unwrap().unwrap();
+        assert_eq!(oldest, blocks[0].encode_to_vec());
+        assert_ne!(
+            oldest.as_ptr(),
+            store.block_bytes(0).unwrap().unwrap().as_ptr()
+        );
+        drop(store);
+        // A reopened store has none in memory and reads them all from the file.
+        let reopened = SledStore::open(dir.path()).unwrap();
+        for (n, b) in blocks.iter().enumerate() {
+            assert_eq!(reopened.block(n as u64).unwrap().as_ref(), Some(b));
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use prost::Message;
 use weft_crypto::block::header_hash;
+use weft_wire::Bytes;
 use weft_wire::common::{Block, BlockHeader};
 use weft_wire::ledger::{CommitRecord, StateWriteRecord, TxIndexEntry};
 
@@ -143,15 +144,15 @@ pub trait BlockStore: Send + Sync {
     /// Waits until everything appended is on disk.
     fn sync(&self) -> Result<(), LedgerError>;
 
-    /// The block with this number, serialized as it was appended (what state transfer sends as is).
-    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// The block with this number, serialized as it was appended (what Deliver and state transfer send as is).
+    fn block_bytes(&self, number: u64) -> Result<Option<Bytes>, LedgerError>;
 
     /// The block with this number.
     fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
         let Some(bytes) = self.block_bytes(number)? else {
             return Ok(None);
         };
-        Block::decode(bytes.as_slice())
+        Block::decode(bytes)
             .map(Some)
             .map_err(|e| LedgerError::Corrupt(format!("block {number}: {e}")))
     }
