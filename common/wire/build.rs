@@ -16,11 +16,13 @@ fn main() {
     prost_build::Config::new()
         .btree_map(["."])
         // A block's bytes as they travel (Deliver, gossip push, pull and state transfer) are shared, not copied:
-        // decoding from a frame's `Bytes` slices it, and a stored or forwarded envelope is a reference count.
+        // decoding from a frame's `Bytes` slices it (a decoded block's transactions too), and a stored or
+        // forwarded envelope is a reference count.
         .bytes([
             ".weft.orderer.DeliverResponseBytes.block",
             ".weft.gossip.Envelope.payload",
             ".weft.gossip.Payload.data",
+            ".weft.common.BlockData.data",
         ])
         .compile_fds(fds)
         .expect("prost generates code for the schema");

@@ -366,7 +366,7 @@ mod rogue {
                             continue;
                         };
                         let data = b.data.as_mut().unwrap();
-                        data.data[0].extend_from_slice(b"tampered");
+                        data.data[0] = [&data.data[0][..], b"tampered"].concat().into();
                         b.header.as_mut().unwrap().data_hash = block::data_hash(data).to_vec();
                         let resp = DeliverResponse {
                             r#type: Some(deliver_response::Type::Block(b)),

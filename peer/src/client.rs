@@ -150,7 +150,7 @@ pub async fn next_block_traced(stream: &mut Framed) -> Result<Option<Delivered>,
     let resp: DeliverResponseBytes = stream.recv().await?.ok_or(ClientError::NoAnswer)?;
     match resp.r#type {
         Some(deliver_response_bytes::Type::Block(bytes)) => {
-            let block = Block::decode(&bytes[..])
+            let block = Block::decode(bytes.clone())
                 .map_err(|e| ClientError::Transport(format!("malformed block: {e}")))?;
             Ok(Some(Delivered {
                 block,

@@ -114,7 +114,7 @@ fn intake(
             "refused a block from a peer");
         node.gossip.block_rejected(channel, seq);
     };
-    let block = match Block::decode(&data[..]) {
+    let block = match Block::decode(data.clone()) {
         Ok(b) if b.header.as_ref().is_some_and(|h| h.number == seq) => b,
         Ok(_) => return refuse(format!("the block is not number {seq}")),
         Err(e) => return refuse(format!("malformed block: {e}")),

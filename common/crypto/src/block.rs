@@ -47,12 +47,14 @@ pub fn header_hash(h: &BlockHeader) -> [u8; 32] {
 
 /// The hash over a block's data entries.
 pub fn data_hash(d: &BlockData) -> [u8; 32] {
-    sha256_concat(d.data.iter().map(Vec::as_slice))
+    sha256_concat(d.data.iter().map(|e| &e[..]))
 }
 
 /// A new unsigned block holding `data`, chained after `previous_hash`.
 pub fn new_block(number: u64, previous_hash: Vec<u8>, data: Vec<Vec<u8>>) -> Block {
-    let data = BlockData { data };
+    let data = BlockData {
+        data: data.into_iter().map(Into::into).collect(),
+    };
     let header = BlockHeader {
         number,
         previous_hash,

@@ -135,7 +135,7 @@ fn signed_block_verifies_and_tampering_is_caught() {
     ));
 
     let mut tampered = b1.clone();
-    tampered.data.as_mut().unwrap().data[0] = b"evil".to_vec();
+    tampered.data.as_mut().unwrap().data[0] = b"evil".to_vec().into();
     assert!(matches!(
         block::verify_next(&tampered, 1, &h0, &bundle, now()),
         Err(BlockError::BadDataHash { .. })

@@ -87,7 +87,7 @@ mod tests {
                 data_hash: vec![2; 32],
             }),
             data: Some(BlockData {
-                data: txs.iter().map(|t| t.to_vec()).collect(),
+                data: txs.iter().map(|t| Bytes::copy_from_slice(t)).collect(),
             }),
             metadata: None,
         }

@@ -41,7 +41,7 @@ pub struct TxResult {
 /// already on the ledger; `own` holds the endorsements this peer signed.
 pub fn validate_block(
     number: u64,
-    txs: &[Vec<u8>],
+    txs: &[impl AsRef<[u8]>],
     bundle: &ChannelBundle,
     own: Option<&OwnSignatures>,
     state: &dyn StateReader,
@@ -51,8 +51,10 @@ pub fn validate_block(
     // The checks before any signature on this thread; the signature checks spread over the cores only when
     // there are several to make: waking the pool for a block of transactions that fail their header (or for
     // one transaction) cost more than the checks, while other processes wanted the cores.
-    let headed: Vec<Result<check::Headed, CheckedTx>> =
-        txs.iter().map(|raw| check::header(raw, bundle)).collect();
+    let headed: Vec<Result<check::Headed, CheckedTx>> = txs
+        .iter()
+        .map(|raw| check::header(raw.as_ref(), bundle))
+        .collect();
     let signed = |h: Result<check::Headed, CheckedTx>| match h {
         Ok(h) => check::signed(h, bundle, own, now),
         Err(done) => done,
