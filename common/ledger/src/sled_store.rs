@@ -613,4 +613,28 @@ mod tests {
             assert_eq!(reopened.block(n as u64).unwrap().as_ref(), Some(b));
         }
     }
+
+    #[test]
+    fn a_transaction_id_committed_twice_stays_indexed_at_its_first_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for (n, index) in [(0u64, 3u32), (1, 0)] {
+            let commit = Commit {
+                tx_ids: vec![("t".into(), index)],
+                ..Default::default()
+            };
+            store.append(&next_block(&store), commit).unwrap();
+            assert_eq!(store.info().height, n + 1);
+        }
+        let first = Some(TxLocation { block: 0, index: 3 });
+        assert_eq!(store.tx_location("t").unwrap(), first);
+        drop(store);
+        assert_eq!(
+            SledStore::open(dir.path())
+                .unwrap()
+                .tx_location("t")
+                .unwrap(),
+            first
+        );
+    }
 }
