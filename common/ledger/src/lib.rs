@@ -8,8 +8,8 @@
 //! process resumes from its height.
 //!
 //! Layout: [`store`] defines the [`BlockStore`] trait the nodes use; [`sled_store`] implements it with a
-//! [`block_file`], the [`pending`] blocks not yet in sled and the [`recent`] ones kept in memory; [`ledgers`] keeps one store per channel under
-//! `<root>/<channel>/`.
+//! [`block_file`], the [`pending`] blocks not yet in sled and the [`recent`] ones kept in memory; [`ledgers`]
+//! keeps one store per channel under `<root>/<channel>/`.
 
 pub mod block_file;
 pub mod ledgers;
