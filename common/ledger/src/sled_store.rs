@@ -583,14 +583,16 @@ mod tests {
     fn the_newest_blocks_are_read_from_memory_and_older_ones_from_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        // Blocks of 1 MB: the oldest fall out of the recent ones after eight.
+        // Each block a little over an eighth of what is kept in memory: of twelve, the first ones are only in
+        // the file.
+        let size = crate::recent::RECENT_BYTES / 8;
         let mut blocks = Vec::new();
         for _ in 0..12 {
             let info = store.info();
             let b = new_block(
                 info.height,
                 info.current_hash,
-                vec![vec![info.height as u8; 1 << 20]],
+                vec![vec![info.height as u8; size]],
             );
             store.append(&b, Commit::default()).unwrap();
             blocks.push(b);
