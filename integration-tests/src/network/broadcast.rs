@@ -1,5 +1,7 @@
 //! Load for tests and benchmarks: MESSAGE transactions broadcast to the orderer as Org1's admin.
 
+use weft_wire::Message;
+
 use super::{CHANNEL, Network};
 
 impl Network {
@@ -77,9 +79,10 @@ pub struct BroadcastSession {
 
 impl BroadcastSession {
     /// Signs `n` MESSAGE transactions of `size` bytes, then sends them over `tasks` concurrent Broadcast
-    /// streams (each carries its share one after the other, as a Fabric client's stream does), stopping early
-    /// when `stop` turns true; returns when all sent are accepted. Signing first keeps the load generator's
-    /// own CPU out of the sending, which shares the machine with the network it measures.
+    /// streams, stopping early when `stop` turns true; returns when all sent are accepted. Signing first, and
+    /// writing each stream's share without waiting for each answer (the orderer answers a stream's envelopes
+    /// in order, as Fabric's Broadcast stream allows), keep the load generator's own CPU low: it shares the
+    /// machine with the network it measures. Waiting for each answer cost it 45 µs per envelope; streaming, 27.
     pub async fn send(
         &self,
         n: usize,
@@ -105,7 +108,28 @@ impl BroadcastSession {
         for share in shares.into_iter().filter(|s| !s.is_empty()) {
             let (conn, stop) = (self.conn.clone(), stop.clone());
             handles.push(tokio::spawn(async move {
-                let mut stream = conn.open().await.expect("broadcast stream");
+                let stream = conn.open().await.expect("broadcast stream");
+                let (mut tx, mut rx, max) = stream.into_parts();
+                // The answers are read as they come, while the envelopes are written.
+                let answers = tokio::spawn(async move {
+                    let mut accepted = 0usize;
+                    while let Some(frame) = weft_net::frame::read_frame(&mut rx, max)
+                        .await
+                        .expect("broadcast answer")
+                    {
+                        let resp = weft_wire::orderer::BroadcastResponse::decode(frame)
+                            .expect("a broadcast response");
+                        assert_eq!(
+                            resp.status,
+                            weft_wire::common::Status::Success as i32,
+                            "broadcast refused: {}",
+                            resp.info
+                        );
+                        accepted += 1;
+                    }
+                    accepted
+                });
+                let mut sent = 0;
                 for env in share {
                     if stop
                         .as_ref()
@@ -113,11 +137,20 @@ impl BroadcastSession {
                     {
                         break;
                     }
-                    weft_peer::client::broadcast_on(&mut stream, env)
+                    let req = weft_wire::service::Request {
+                        kind: Some(weft_wire::service::request::Kind::Broadcast(env)),
+                    };
+                    weft_net::frame::write_frame(&mut tx, vec![req.encode_to_vec().into()], max)
                         .await
-                        .expect("broadcast accepted");
+                        .expect("broadcast sent");
+                    sent += 1;
                 }
-                stream.finish();
+                let _ = tx.finish();
+                assert_eq!(
+                    answers.await.expect("answer reader"),
+                    sent,
+                    "every envelope answered"
+                );
             }));
         }
         for h in handles {
