@@ -1,6 +1,6 @@
 //! [`BlockStore`] on sled and a block file: each block and what it commits go to the [`BlockFile`] as one
-//! record; sled holds the trees `blocks` (number → where in the file), `txids` (id → location), `meta` (chain
-//! info, config) and `state`.
+//! record; sled holds the trees `blocks` (number → where in the file), `tx_index` (one key per commit of a
+//! transaction id, see [`tx_key`]), `meta` (chain info, config) and `state`.
 //!
 //! Order of writes: an append writes the record and keeps the block [`Pending`]; `sync` makes the file durable
 //! (one `fdatasync` per commit), then writes the pending blocks to sled, one plain insert at a time (a sled
@@ -45,7 +45,7 @@ pub const INDEX_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// sled's trees.
 struct Trees {
     blocks: sled::Tree,
-    txids: sled::Tree,
+    tx_index: sled::Tree,
     meta: sled::Tree,
     state: sled::Tree,
 }
@@ -90,10 +90,11 @@ impl SledStore {
             .map_err(|e| LedgerError::Storage(format!("{}: {e}", dir.display())))?;
         let trees = Trees {
             blocks: db.open_tree("blocks").map_err(storage)?,
-            txids: db.open_tree("txids").map_err(storage)?,
+            tx_index: db.open_tree(TX_INDEX).map_err(storage)?,
             meta: db.open_tree("meta").map_err(storage)?,
             state: db.open_tree("state").map_err(storage)?,
         };
+        migrate_txids(&db, &trees.tx_index)?;
         let mut info = trees.chain_info()?;
         let from = info.height;
         // Where the last block of sled's height ends (sled may hold part of the next one).
@@ -231,14 +232,13 @@ impl Trees {
             .insert(key, &at.to_bytes()[..])
             .map_err(storage)?;
         for (id, index) in &commit.tx_ids {
-            if !self.txids.contains_key(id.as_bytes()).map_err(storage)? {
-                self.txids
-                    .insert(
-                        id.as_bytes(),
-                        [key.as_slice(), &index.to_be_bytes()].concat(),
-                    )
-                    .map_err(storage)?;
-            }
+            let at = TxLocation {
+                block: number,
+                index: *index,
+            };
+            self.tx_index
+                .insert(tx_key(id, Some(at)), &[])
+                .map_err(storage)?;
         }
         if let Some(config) = &commit.config {
             self.meta
@@ -346,16 +346,15 @@ impl BlockStore for SledStore {
         // sled first, where an id's first commit is when both hold it; under the pending lock, so that a sync
         // does not move blocks between the two in the meantime.
         let pending = self.pending();
-        let Some(v) = self.trees.txids.get(tx_id.as_bytes()).map_err(storage)? else {
+        let prefix = tx_key(tx_id, None);
+        let Some(first) = self.trees.tx_index.scan_prefix(&prefix).keys().next() else {
             return Ok(pending.tx(tx_id));
         };
         drop(pending);
-        if v.len() != 12 {
-            return Err(LedgerError::Corrupt(format!("tx index entry of {tx_id}")));
-        }
-        let block = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
-        let index = u32::from_be_bytes(v[8..].try_into().expect("4 bytes"));
-        Ok(Some(TxLocation { block, index }))
+        let first = first.map_err(storage)?;
+        tx_location_in(&first[prefix.len()..])
+            .map(Some)
+            .ok_or_else(|| LedgerError::Corrupt(format!("tx index entry of {tx_id}")))
     }
 
     fn config(&self) -> Result<Option<Vec<u8>>, LedgerError> {
@@ -431,6 +430,60 @@ fn state_value(version: StateVersion, value: &[u8]) -> Vec<u8> {
         value,
     ]
     .concat()
+}
+
+/// The tree of transaction ids; before it, `txids` held one entry per id, its location as value.
+const TX_INDEX: &str = "tx_index";
+const TXIDS: &str = "txids";
+
+/// A commit of transaction `id` at `at`, as a key of `tx_index`: the id's length (4 bytes, big-endian), the
+/// id, then the block number and the transaction's index in it (big-endian). So an id's keys sort by where
+/// they committed and its first commit is the first key with the prefix `tx_key(id, None)`. A commit is one
+/// insert, with no lookup first: with one key per id, keeping the first commit would need one, and on a
+/// peer's commit path that lookup cost as much as the insert.
+fn tx_key(id: &str, at: Option<TxLocation>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + id.len() + 12);
+    key.extend_from_slice(&(id.len() as u32).to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    if let Some(at) = at {
+        key.extend_from_slice(&at.block.to_be_bytes());
+        key.extend_from_slice(&at.index.to_be_bytes());
+    }
+    key
+}
+
+/// A location as the last 12 bytes of a `tx_index` key (and the values of `txids`) hold it.
+fn tx_location_in(at: &[u8]) -> Option<TxLocation> {
+    let (block, index) = (at.len() == 12).then(|| at.split_at(8))?;
+    Some(TxLocation {
+        block: u64::from_be_bytes(block.try_into().ok()?),
+        index: u32::from_be_bytes(index.try_into().ok()?),
+    })
+}
+
+/// Moves a ledger's `txids` entries, if it has that tree, to `tx_index`, then drops `txids`. A crash in
+/// between leaves `txids` in place and the next opening moves it again: the same keys.
+fn migrate_txids(db: &sled::Db, tx_index: &sled::Tree) -> Result<(), LedgerError> {
+    if !db.tree_names().iter().any(|n| n == TXIDS.as_bytes()) {
+        return Ok(());
+    }
+    let old = db.open_tree(TXIDS).map_err(storage)?;
+    let mut moved = 0usize;
+    for entry in old.iter() {
+        let (id, v) = entry.map_err(storage)?;
+        let corrupt = || LedgerError::Corrupt("an entry of the old tx id index".into());
+        let id = std::str::from_utf8(&id).map_err(|_| corrupt())?;
+        let at = tx_location_in(&v).ok_or_else(corrupt)?;
+        tx_index
+            .insert(tx_key(id, Some(at)), &[])
+            .map_err(storage)?;
+        moved += 1;
+    }
+    db.flush().map_err(storage)?;
+    db.drop_tree(TXIDS).map_err(storage)?;
+    db.flush().map_err(storage)?;
+    tracing::info!(target: "ledger", moved, "moved the transaction id index to its new layout");
+    Ok(())
 }
 
 fn parse_value(v: &[u8]) -> Result<Versioned, LedgerError> {
@@ -614,6 +667,46 @@ mod tests {
         for (n, b) in blocks.iter().enumerate() {
             assert_eq!(reopened.block(n as u64).unwrap().as_ref(), Some(b));
         }
+    }
+
+    #[test]
+    fn an_id_is_found_only_by_itself_not_by_a_prefix_or_an_extension_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let commit = Commit {
+            tx_ids: vec![("ab".into(), 0), ("abc".into(), 1)],
+            ..Default::default()
+        };
+        store.append(&next_block(&store), commit).unwrap();
+        let at = |id| store.tx_location(id).unwrap().map(|l| l.index);
+        assert_eq!(
+            (at("a"), at("ab"), at("abc"), at("abcd")),
+            (None, Some(0), Some(1), None)
+        );
+    }
+
+    #[test]
+    fn a_ledger_with_the_old_tx_id_index_has_it_moved_at_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let old = db.open_tree(TXIDS).unwrap();
+            let at = [&7u64.to_be_bytes()[..], &3u32.to_be_bytes()].concat();
+            old.insert("t", at).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let moved = Some(TxLocation { block: 7, index: 3 });
+        assert_eq!(store.tx_location("t").unwrap(), moved);
+        assert!(!store.db.tree_names().iter().any(|n| n == TXIDS.as_bytes()));
+        drop(store);
+        assert_eq!(
+            SledStore::open(dir.path())
+                .unwrap()
+                .tx_location("t")
+                .unwrap(),
+            moved
+        );
     }
 
     #[test]
