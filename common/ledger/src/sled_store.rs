@@ -700,13 +700,7 @@ mod tests {
         assert_eq!(store.tx_location("t").unwrap(), moved);
         assert!(!store.db.tree_names().iter().any(|n| n == TXIDS.as_bytes()));
         drop(store);
-        assert_eq!(
-            SledStore::open(dir.path())
-                .unwrap()
-                .tx_location("t")
-                .unwrap(),
-            moved
-        );
+        assert_eq!(location_after_reopening(dir.path(), "t"), moved);
     }
 
     #[test]
@@ -724,12 +718,10 @@ mod tests {
         let first = Some(TxLocation { block: 0, index: 3 });
         assert_eq!(store.tx_location("t").unwrap(), first);
         drop(store);
-        assert_eq!(
-            SledStore::open(dir.path())
-                .unwrap()
-                .tx_location("t")
-                .unwrap(),
-            first
-        );
+        assert_eq!(location_after_reopening(dir.path(), "t"), first);
+    }
+
+    fn location_after_reopening(dir: &Path, tx_id: &str) -> Option<TxLocation> {
+        SledStore::open(dir).unwrap().tx_location(tx_id).unwrap()
     }
 }
