@@ -378,6 +378,89 @@ fn with_push_and_state_transfer_off_followers_converge_by_pull() {
     assert!(pulled >= 1, "blocks came by pull");
 }
 
+/// How many pull messages of `kind` ("digest", "update") node `i` refused as of another round or too late.
+fn refused_late(sim: &Sim, i: usize, kind: &str) -> usize {
+    sim.nodes[i]
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Rejected { reason: weft_gossip::message::Reject::Unexpected(r), .. }
+                if r.starts_with(kind) && r.ends_with("late nonce"))
+        })
+        .count()
+}
+
+/// Whether `env` is a pull Hello.
+fn is_hello(env: &weft_wire::gossip::Envelope) -> bool {
+    use weft_wire::gossip::gossip_message::Content;
+    weft_gossip::message::open(env).is_ok_and(|m| matches!(m.content, Some(Content::Hello(_))))
+}
+
+#[test]
+fn pull_digests_and_updates_later_than_their_wait_are_dropped_and_timely_ones_taken() {
+    let config = GossipConfig {
+        propagate_iterations: 0,
+        state_transfer: false,
+        ..GossipConfig::default()
+    };
+    let waits = weft_gossip::pull::PullConfig::default();
+    let mut sim = Sim::new(config);
+    let n = org1(&mut sim, 2);
+    deliver(&mut sim, &[n[0]], 0..3);
+
+    // Digests slower than digestWaitTime: each round of n1 has moved on to its requests when they come.
+    sim.delay.insert(
+        (n[0], n[1]),
+        waits.digest_wait_time + Duration::from_millis(100),
+    );
+    sim.run_for(Duration::from_secs(12));
+    assert_eq!(sim.nodes[n[1]].height(CH), 0);
+    assert!(
+        refused_late(&sim, n[1], "digest") >= 2,
+        "a late digest per round"
+    );
+    assert_eq!(
+        refused_late(&sim, n[1], "update"),
+        0,
+        "nothing was asked for"
+    );
+
+    // A digest in time, then an update slower than responseWaitTime: the round is over when it comes.
+    sim.delay.clear();
+    let hellos = |sim: &Sim| {
+        sim.nodes[n[0]]
+            .received
+            .iter()
+            .filter(|e| is_hello(e))
+            .count()
+    };
+    let before = hellos(&sim);
+    let give_up = sim.now + 2 * GossipConfig::default().pull_interval;
+    while hellos(&sim) == before {
+        assert!(sim.now < give_up, "n1 started no pull round");
+        sim.run_for(Duration::from_millis(10));
+    }
+    sim.delay.insert(
+        (n[0], n[1]),
+        waits.response_wait_time + Duration::from_secs(1),
+    );
+    sim.run_for(waits.digest_wait_time + waits.response_wait_time + Duration::from_secs(2));
+    assert_eq!(sim.nodes[n[1]].height(CH), 0);
+    assert!(refused_late(&sim, n[1], "update") >= 1, "the late update");
+
+    // The same exchange in time brings the blocks.
+    sim.delay.clear();
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.nodes[n[1]].height(CH), 3);
+    assert!(sim.nodes[n[1]].events.iter().any(|e| matches!(
+        e,
+        Event::BlockReceived {
+            source: Source::Pull,
+            ..
+        }
+    )));
+}
+
 #[test]
 fn pull_updates_with_a_foreign_nonce_are_rejected() {
     use weft_wire::gossip::{DataUpdate, GossipMessage, PullMsgType, gossip_message};

@@ -130,6 +130,8 @@ pub struct Sim {
     conns: BTreeSet<(usize, usize)>,
     /// Pairs that cannot reach each other (no packets, no disconnect notice).
     pub cut: BTreeSet<(usize, usize)>,
+    /// Extra latency from one node to another (a slow link), on top of the 1 ms every message takes.
+    pub delay: BTreeMap<(usize, usize), Duration>,
     inflight: VecDeque<(Instant, usize, usize, Envelope)>,
     seed: u64,
 }
@@ -142,6 +144,7 @@ impl Sim {
             config,
             conns: BTreeSet::new(),
             cut: BTreeSet::new(),
+            delay: BTreeMap::new(),
             inflight: VecDeque::new(),
             seed: 7,
         }
@@ -338,8 +341,9 @@ impl Sim {
                                 continue;
                             }
                             if !self.blocked(i, j) {
+                                let slow = self.delay.get(&(i, j)).copied().unwrap_or_default();
                                 self.inflight.push_back((
-                                    self.now + Duration::from_millis(1),
+                                    self.now + Duration::from_millis(1) + slow,
                                     i,
                                     j,
                                     env,
