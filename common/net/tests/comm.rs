@@ -125,6 +125,7 @@ async fn simultaneous_connects_end_with_one_connection_on_each_side() {
             );
         }
     }
+    assert_eq!(panics(), 0, "a task panicked");
 }
 
 /// Messages sent while a simultaneous dial is being resolved, on the connection that loses, still arrive: the
@@ -174,6 +175,8 @@ async fn messages_sent_on_the_losing_connection_of_a_simultaneous_dial_arrive() 
             }
         }
     }
+    // Losing connections end while being replaced: no link task may panic on the way.
+    assert_eq!(panics(), 0, "a task panicked");
 }
 
 #[tokio::test]

@@ -72,9 +72,13 @@ async fn supervise(link: Link, inner: Arc<Inner>) {
         peer.pki_id.clone(),
     );
     let mut writer = tokio::spawn(writing);
-    let mut writer_done = false;
+    // A task's JoinHandle panics if polled after it returned its output: each is awaited once.
+    let (mut reader_done, mut writer_done) = (false, false);
     let (ending, on_its_own) = tokio::select! {
-        r = &mut reader => (r.unwrap_or_else(|e| Ending::new(code::CLOSED, format!("reader failed: {e}"))), true),
+        r = &mut reader => {
+            reader_done = true;
+            (r.unwrap_or_else(|e| Ending::new(code::CLOSED, format!("reader failed: {e}"))), true)
+        }
         w = &mut writer => {
             writer_done = true;
             (w.unwrap_or_else(|e| Ending::new(code::CLOSED, format!("writer failed: {e}"))), true)
@@ -101,7 +105,9 @@ async fn supervise(link: Link, inner: Arc<Inner>) {
         if !writer_done && tokio::time::timeout(grace, &mut writer).await.is_ok() {
             writer_done = true;
         }
-        let _ = tokio::time::timeout(grace, &mut reader).await;
+        if !reader_done {
+            let _ = tokio::time::timeout(grace, &mut reader).await;
+        }
     }
     reader.abort();
     let _ = stop.send(Some(ending.clone()));

@@ -185,8 +185,24 @@ pub struct Net {
     pub trust: TrustStore,
 }
 
+/// Panics anywhere in this test process since the first [`net`]. A task of the comm layer that panics is
+/// gone without an error anyone awaits (its connection is left half torn down), so tests check this count.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn panics() -> usize {
+    PANICS.load(Ordering::SeqCst)
+}
+
 /// Two orgs, each with a TLS CA, trusting each other.
 pub fn net() -> Net {
+    static COUNT_PANICS: std::sync::Once = std::sync::Once::new();
+    COUNT_PANICS.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            report(info);
+        }));
+    });
     let cas = vec![ca("tlsca.org1"), ca("tlsca.org2")];
     let trust = TrustStore::new(cas.iter().map(|c| c.der.clone()).collect());
     Net { cas, trust }
