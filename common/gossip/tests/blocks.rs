@@ -82,6 +82,32 @@ fn without_push() -> GossipConfig {
     }
 }
 
+/// Push and state transfer off: blocks move only by pull.
+fn pull_only() -> GossipConfig {
+    GossipConfig {
+        propagate_iterations: 0,
+        state_transfer: false,
+        ..GossipConfig::default()
+    }
+}
+
+/// How many blocks node `i` received by pull.
+fn pulled(sim: &Sim, i: usize) -> usize {
+    sim.nodes[i]
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::BlockReceived {
+                    source: Source::Pull,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
 fn received(sim: &Sim, i: usize) -> usize {
     sim.nodes[i]
         .events
@@ -349,12 +375,7 @@ fn an_unanswered_state_request_is_retried_elsewhere() {
 
 #[test]
 fn with_push_and_state_transfer_off_followers_converge_by_pull() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        state_transfer: false,
-        ..GossipConfig::default()
-    };
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(pull_only());
     let n = org1(&mut sim, 3);
     deliver(&mut sim, &[n[0]], 0..5);
     // Pull rounds run every pullInterval (4 s), each taking digestWaitTime plus a response.
@@ -362,20 +383,7 @@ fn with_push_and_state_transfer_off_followers_converge_by_pull() {
     for &i in &n {
         assert_eq!(sim.nodes[i].height(CH), 5, "{}", sim.nodes[i].name);
     }
-    let pulled = sim.nodes[n[1]]
-        .events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::BlockReceived {
-                    source: weft_gossip::blocks::Source::Pull,
-                    ..
-                }
-            )
-        })
-        .count();
-    assert!(pulled >= 1, "blocks came by pull");
+    assert!(pulled(&sim, n[1]) >= 1, "blocks came by pull");
 }
 
 /// How many pull messages of `kind` ("digest", "update") node `i` refused as of another round or too late.
@@ -398,13 +406,8 @@ fn is_hello(env: &weft_wire::gossip::Envelope) -> bool {
 
 #[test]
 fn pull_digests_and_updates_later_than_their_wait_are_dropped_and_timely_ones_taken() {
-    let config = GossipConfig {
-        propagate_iterations: 0,
-        state_transfer: false,
-        ..GossipConfig::default()
-    };
     let waits = weft_gossip::pull::PullConfig::default();
-    let mut sim = Sim::new(config);
+    let mut sim = Sim::new(pull_only());
     let n = org1(&mut sim, 2);
     deliver(&mut sim, &[n[0]], 0..3);
 
@@ -452,13 +455,7 @@ fn pull_digests_and_updates_later_than_their_wait_are_dropped_and_timely_ones_ta
     sim.delay.clear();
     sim.run_for(Duration::from_secs(10));
     assert_eq!(sim.nodes[n[1]].height(CH), 3);
-    assert!(sim.nodes[n[1]].events.iter().any(|e| matches!(
-        e,
-        Event::BlockReceived {
-            source: Source::Pull,
-            ..
-        }
-    )));
+    assert!(pulled(&sim, n[1]) >= 1, "blocks came by pull");
 }
 
 #[test]
